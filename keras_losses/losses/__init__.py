@@ -1,0 +1,13 @@
+"""Losses for Keras 3: each class with its pure function twin."""
+
+from keras_losses.losses.base import Loss
+from keras_losses.losses.hinges import Hinge
+from keras_losses.losses.hinges import MulticlassHinge
+from keras_losses.losses.hinges import SparseMulticlassHinge
+from keras_losses.losses.hinges import SquaredHinge
+from keras_losses.losses.hinges import hinge
+from keras_losses.losses.hinges import multiclass_hinge
+from keras_losses.losses.hinges import sparse_multiclass_hinge
+from keras_losses.losses.hinges import squared_hinge
+from keras_losses.losses.regression import MeanSquaredLogarithmicError
+from keras_losses.losses.regression import mean_squared_logarithmic_error

@@ -1,0 +1,8 @@
+"""Test support shared by the test suite and the verification command.
+
+* `reference`: plain NumPy oracles written from the formulas.
+* `backends`: execution modes, devices and dtypes of the active backend, and
+  gradients in each.
+* `catalog`: an example of every public object and a model that uses it.
+* `roundtrip`: save models and check them in a fresh process.
+"""

@@ -1,0 +1,5 @@
+import sys
+
+from keras_losses.verify.cli import main
+
+sys.exit(main())

@@ -1,0 +1,19 @@
+"""Every verification case, family by family. A new family adds its module here."""
+
+from keras_losses.verify.cases import hinges
+from keras_losses.verify.cases import regression
+
+CASES = [
+    *regression.CASES,
+    *hinges.CASES,
+]
+
+
+def by_name():
+    """The cases as a dict keyed by name (names are unique)."""
+    found = {}
+    for case in CASES:
+        if case.name in found:
+            raise ValueError(f"Two verification cases are named {case.name!r}.")
+        found[case.name] = case
+    return found
