@@ -212,7 +212,7 @@ class TestSparseMulticlassHinge:
         rng = np.random.default_rng(0)
         labels = rng.integers(0, 3, (2, 3, 3))
         scores = rng.normal(size=(2, 3, 3, 3))
-        per_pixel = sparse_multiclass_hinge(labels, scores)
+        per_pixel = np.asarray(sparse_multiclass_hinge(labels, scores))
         loss = SparseMulticlassHinge()(labels, scores, sample_weight=np.array([1.0, 0.0]))
         # Image 1 weighs nothing; the mean is over all 18 pixels.
         np.testing.assert_allclose(loss, np.sum(per_pixel[0]) / 18, rtol=1e-6)
