@@ -128,6 +128,9 @@ def _values_only(fn):
 def _tf_step(fn, wrt, mode):
     import tensorflow as tf
 
+    # Each check traces its own function on purpose; TF's retracing warning is noise here.
+    tf.get_logger().setLevel("ERROR")
+
     def step(inputs, cotangent):
         if wrt is None:
             return fn(**inputs), None
