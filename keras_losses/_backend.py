@@ -9,9 +9,11 @@ backend is handled in one file.
 import keras
 import numpy as np
 
-# Keras keeps masks in a private helper; it has no public equivalent in 3.15.
+# Keras keeps masks and its loss reduction in private helpers; they have no public
+# equivalent in 3.15.
 from keras.src.backend.common.masking import get_keras_mask
 from keras.src.backend.common.masking import set_keras_mask
+from keras.src.losses.loss import reduce_weighted_values
 
 
 def name():
@@ -51,3 +53,37 @@ def is_concrete(x):
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def reduce(values, sample_weight, mask, reduction, dtype):
+    """Keras's own loss reduction: weights, mask, reduction and replica scaling."""
+    return reduce_weighted_values(
+        values, sample_weight=sample_weight, mask=mask, reduction=reduction, dtype=dtype
+    )
+
+
+def replicas_in_sync():
+    """How many replicas compute this step together, when called inside one of them.
+
+    Under a `tf.distribute` strategy, in a replica context, the strategy's number of
+    replicas; 1 everywhere else (no strategy, the cross-replica context Keras uses
+    while building, or the JAX and PyTorch backends, whose data parallelism already
+    shows a loss the global batch).
+    """
+    if name() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return 1
+    return context.num_replicas_in_sync
+
+
+def sum_over_replicas(x):
+    """The sum of `x` over the replicas of this step (`x` itself with one replica)."""
+    if replicas_in_sync() == 1:
+        return x
+    import tensorflow as tf
+
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, x)
