@@ -51,3 +51,55 @@ def is_concrete(x):
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+# -- replicas (tf.distribute) ------------------------------------------------------
+#
+# Under a `tf.distribute` strategy each replica runs the model on its share of the
+# global batch. A loss that needs the other replicas' examples (CLIP's negatives)
+# gathers them with these. Everywhere else (no strategy, the cross-replica context
+# in which Keras builds a loss once, and the JAX and PyTorch backends, where Keras's
+# own `DataParallel` already shows the loss the global batch) there is one replica
+# and they return their input.
+
+
+def _replica_context():
+    """The `tf.distribute` replica context when more than one replica runs, else None."""
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def replica_count():
+    """How many replicas run this code together: 1 outside a replica of a strategy."""
+    context = _replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+def replica_id():
+    """This replica's index in [0, replica_count()), as an int32 scalar tensor."""
+    context = _replica_context()
+    if context is None:
+        return keras.ops.convert_to_tensor(0, "int32")
+    import tensorflow as tf
+
+    return tf.cast(context.replica_id_in_sync_group, tf.int32)
+
+
+def all_gather(x):
+    """`x` of every replica, concatenated along axis 0 in replica order.
+
+    Differentiable: the gradient reaching each replica's `x` is the sum, over all
+    replicas, of the gradients of their results with respect to its rows (TF's
+    `ReplicaContext.all_gather` all-reduces the incoming gradient and keeps this
+    replica's slice). With one replica it returns `x` itself.
+    """
+    context = _replica_context()
+    if context is None:
+        return x
+    return context.all_gather(x, axis=0)
