@@ -81,16 +81,6 @@ def replica_count():
     return 1 if context is None else context.num_replicas_in_sync
 
 
-def replica_id():
-    """This replica's index in [0, replica_count()), as an int32 scalar tensor."""
-    context = _replica_context()
-    if context is None:
-        return keras.ops.convert_to_tensor(0, "int32")
-    import tensorflow as tf
-
-    return tf.cast(context.replica_id_in_sync_group, tf.int32)
-
-
 def all_gather(x):
     """`x` of every replica, concatenated along axis 0 in replica order.
 

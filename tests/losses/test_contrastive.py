@@ -270,6 +270,15 @@ class TestSigLIPLoss:
         )
 
 
+def test_one_replica_outside_a_strategy():
+    # Outside tf.distribute (and on JAX and PyTorch) the replica helpers are no-ops.
+    from keras_losses import _backend
+
+    x = keras.ops.convert_to_tensor(np.arange(6.0).reshape(3, 2))
+    assert _backend.replica_count() == 1
+    assert _backend.all_gather(x) is x
+
+
 def _paired_views(rng, n, latent_dim=4, noise=0.05):
     """Two views of the same latent variables: a linear and a saturating map."""
     latent = rng.normal(size=(n, latent_dim))
