@@ -50,8 +50,8 @@ def _random_pairs(n=6, seed=0, repeated=False):
 
 
 def _fixed_logits_model(loss, logit_scale, bias=None):
-    """Inputs `x`; logits `logit_scale * cos(x_i, x_j) (+ bias)`, no weight trained
-    before the first loss is reported."""
+    """Inputs `x`; logits `logit_scale * cos(x_i, x_j) (+ bias)`, nothing trainable
+    but the bias (SGD at rate 0 leaves it as it is)."""
     inputs = keras.Input((2,))
     layer = ContrastiveLogits(logit_scale=logit_scale, learn_scale=False, logit_bias=bias)
     model = keras.Model(inputs, layer([inputs, inputs]))
@@ -87,7 +87,8 @@ class TestCLIPLoss:
         np.testing.assert_allclose(CLIPLoss()(ids, logits), expected, rtol=1e-6)
 
     @hypothesis.given(
-        st.integers(1, 12), st.floats(-50.0, 50.0), st.booleans(), st.integers(0, 2**31 - 1)
+        # Few sizes: JAX's eager mode compiles every op again for each new shape.
+        st.sampled_from([1, 2, 7]), st.floats(-50.0, 50.0), st.booleans(), st.integers(0, 2**31 - 1)
     )
     def test_equal_logits_give_log_n(self, n, value, repeated, seed):
         # Every row's softmax is uniform: -sum(t * log(1/n)) = log(n) whatever the targets.
@@ -102,6 +103,7 @@ class TestCLIPLoss:
         merged = clip_loss(LARGE_IDS.astype("float32"), DIAGONAL)
         np.testing.assert_allclose(merged, [math.log(math.e**2 + 1) - 1] * 2, rtol=1e-6)
 
+    @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
     def test_ids_above_float32_precision_in_compiled_fit_and_evaluate(self):
         # x = identity rows, scale 2: the model outputs DIAGONAL.
         model = _fixed_logits_model(CLIPLoss(), logit_scale=2.0)
@@ -291,6 +293,10 @@ def _paired_views(rng, n, latent_dim=4, noise=0.05):
 @pytest.mark.slow
 @pytest.mark.parametrize("loss_class", [CLIPLoss, SigLIPLoss])
 def test_two_tower_model_learns_to_retrieve_its_partner(loss_class):
+    if loss_class is SigLIPLoss and keras.backend.backend() != "tensorflow":
+        # CI time: CLIP covers training on this backend; SigLIP's values and
+        # gradients are checked in every mode by test_reference_equality.
+        pytest.skip("SigLIP end to end runs on the TensorFlow backend")
     keras.utils.set_random_seed(0)
     train, held_out = 1024, 128
     # One draw, so that training and held-out pairs share the two maps.
