@@ -25,6 +25,7 @@ if int(keras.__version__.split(".")[0]) < 3:
         "Upgrade with: pip install -U 'keras>=3.15.1'"
     )
 
+from keras_losses import layers
 from keras_losses import losses
 from keras_losses.losses import Hinge
 from keras_losses.losses import MeanSquaredLogarithmicError
@@ -36,3 +37,8 @@ from keras_losses.losses import mean_squared_logarithmic_error
 from keras_losses.losses import multiclass_hinge
 from keras_losses.losses import sparse_multiclass_hinge
 from keras_losses.losses import squared_hinge
+from keras_losses.layers import ContrastiveLogits
+from keras_losses.losses import CLIPLoss
+from keras_losses.losses import SigLIPLoss
+from keras_losses.losses import clip_loss
+from keras_losses.losses import siglip_loss

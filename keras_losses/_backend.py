@@ -62,28 +62,53 @@ def reduce(values, sample_weight, mask, reduction, dtype):
     )
 
 
-def replicas_in_sync():
-    """How many replicas compute this step together, when called inside one of them.
+# -- replicas (tf.distribute) ------------------------------------------------------
+#
+# Under a `tf.distribute` strategy each replica runs the model on its share of the
+# global batch. A loss that needs the other replicas' examples (CLIP's negatives)
+# gathers them with these; a loss that divides by a count sums it with these. Everywhere else (no strategy, the cross-replica context
+# in which Keras builds a loss once, and the JAX and PyTorch backends, where Keras's
+# own `DataParallel` already shows the loss the global batch) there is one replica
+# and they return their input.
 
-    Under a `tf.distribute` strategy, in a replica context, the strategy's number of
-    replicas; 1 everywhere else (no strategy, the cross-replica context Keras uses
-    while building, or the JAX and PyTorch backends, whose data parallelism already
-    shows a loss the global batch).
-    """
+
+def _replica_context():
+    """The `tf.distribute` replica context when more than one replica runs, else None."""
     if name() != "tensorflow":
-        return 1
+        return None
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def replica_count():
+    """How many replicas run this code together: 1 outside a replica of a strategy."""
+    context = _replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+def all_gather(x):
+    """`x` of every replica, concatenated along axis 0 in replica order.
+
+    Differentiable: the gradient reaching each replica's `x` is the sum, over all
+    replicas, of the gradients of their results with respect to its rows (TF's
+    `ReplicaContext.all_gather` all-reduces the incoming gradient and keeps this
+    replica's slice). With one replica it returns `x` itself.
+    """
+    context = _replica_context()
     if context is None:
-        return 1
-    return context.num_replicas_in_sync
+        return x
+    return context.all_gather(x, axis=0)
 
 
 def sum_over_replicas(x):
     """The sum of `x` over the replicas of this step (`x` itself with one replica)."""
-    if replicas_in_sync() == 1:
+    context = _replica_context()
+    if context is None:
         return x
     import tensorflow as tf
 
-    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, x)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, x)

@@ -70,7 +70,7 @@ class Loss(keras.losses.Loss):
         y_true, y_pred = self.prepare(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = self._spread_sample_weight(sample_weight, y_pred)
-        if self.reduction in _MEANS and _backend.replicas_in_sync() > 1:
+        if self.reduction in _MEANS and _backend.replica_count() > 1:
             return self._call_in_replica(y_true, y_pred, sample_weight)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
@@ -98,7 +98,7 @@ class Loss(keras.losses.Loss):
                 counted = counted * weight
             local = ops.sum(counted)
             total = _backend.sum_over_replicas(local)
-            replicas = ops.cast(_backend.replicas_in_sync(), values.dtype)
+            replicas = ops.cast(_backend.replica_count(), values.dtype)
             scale = ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
             return _backend.reduce(
                 values * scale, sample_weight, mask, self.reduction, self.dtype

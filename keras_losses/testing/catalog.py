@@ -107,7 +107,47 @@ ENTRIES = [
         loss_model(4),
         with_targets(class_ids(4)),
     ),
+    # -- contrastive --------------------------------------------------------------
+    Entry(
+        "CLIPLoss",
+        lambda: keras_losses.CLIPLoss(reduction="sum", name="clip"),
+        lambda loss: two_tower_model(loss, keras_losses.ContrastiveLogits()),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "SigLIPLoss",
+        lambda: keras_losses.SigLIPLoss(across_replicas=True, dtype="float32"),
+        lambda loss: two_tower_model(
+            loss, keras_losses.ContrastiveLogits(logit_bias=-10.0, across_replicas=True)
+        ),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "ContrastiveLogits",
+        lambda: keras_losses.ContrastiveLogits(
+            logit_scale=10.0, max_logit_scale=50.0, logit_bias=-5.0, name="logits"
+        ),
+        lambda layer: two_tower_model(keras_losses.SigLIPLoss(), layer),
+        lambda rng: paired_views(rng),
+    ),
 ]
+
+
+def two_tower_model(loss, logits_layer):
+    """Two inputs, a Dense tower each, the logit matrix out; `y` is the pair ids."""
+    images, texts = keras.Input((INPUT_DIM,)), keras.Input((INPUT_DIM + 1,))
+    towers = [keras.layers.Dense(4)(images), keras.layers.Dense(4)(texts)]
+    model = keras.Model([images, texts], logits_layer(towers))
+    model.compile(optimizer="sgd", loss=loss)
+    return model
+
+
+def paired_views(rng):
+    """Two views of the same latent vectors, and dataset indices beyond 2**24 as ids."""
+    latent = rng.normal(size=(BATCH, INPUT_DIM)).astype("float32")
+    texts = np.concatenate([latent[:, ::-1], rng.normal(size=(BATCH, 1))], 1).astype("float32")
+    ids = (2**24 + rng.permutation(BATCH)).astype("int64")
+    return [latent, texts], ids
 
 
 def by_name():

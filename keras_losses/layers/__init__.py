@@ -1,0 +1,3 @@
+"""Layers that hold the state of a loss: learned temperatures, node weights."""
+
+from keras_losses.layers.contrastive_logits import ContrastiveLogits
