@@ -2,10 +2,12 @@
 
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
+from keras_losses.verify.cases import regularizers
 
 CASES = [
     *regression.CASES,
     *hinges.CASES,
+    *regularizers.CASES,
 ]
 
 
