@@ -165,6 +165,20 @@ class TestLayerKinds:
         np.testing.assert_array_equal(regularized.predict(X, verbose=0), model.predict(X, verbose=0))
         assert len(regularized.losses) == 2
 
+    def test_named_inputs_keep_their_names(self):
+        a, b = keras.Input((5,), name="a"), keras.Input((3,), name="b")
+        joined = keras.layers.Concatenate()([keras.layers.Dense(2)(a), b])
+        model = keras.Model([a, b], keras.layers.Dense(1)(joined))
+        regularized = apply(model, kernel=L2(0.1))
+        assert [t.name for t in regularized.inputs] == ["a", "b"]
+        feed = {"a": X, "b": X[:, :3]}
+        np.testing.assert_array_equal(regularized.predict(feed, verbose=0), model.predict(feed, verbose=0))
+
+    def test_unbuilt_sequential(self):
+        regularized = apply(keras.Sequential([keras.layers.Dense(2)]), kernel=L2(0.1))
+        regularized(X)
+        assert len(regularized.losses) == 1
+
     def test_embedding_conv_and_recurrent_layers(self):
         ids = keras.Input((6,), dtype="int32")
         h = keras.layers.Embedding(10, 4, name="embedding")(ids)
@@ -290,3 +304,37 @@ def test_16_bit_policies(policy):
     assert len(penalties) == 4 and all(p.dtype == np.float32 and np.isfinite(p) for p in penalties)
     history = regularized.fit(X, Y, epochs=2, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+class TestBackendHelpers:
+    """The helpers this family added to keras_losses/_backend.py."""
+
+    def test_is_graph_model(self):
+        from keras_losses import _backend
+
+        inputs = keras.Input((5,))
+        functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+        sequential = keras.Sequential([keras.layers.Dense(2)])
+        assert _backend.is_graph_model(functional) and _backend.is_graph_model(sequential)
+        assert not _backend.is_graph_model(Subclassed())
+        assert not _backend.is_graph_model(keras.layers.Dense(2))
+
+    def test_sublayers_at_any_depth(self):
+        from keras_losses import _backend
+
+        inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, name="deep")], name="inner")
+        outer = keras.Sequential([keras.Input((5,)), inner, keras.layers.Dense(2, name="top")])
+        names = {layer.name for layer in _backend.sublayers(outer)}
+        assert {"inner", "deep", "top"} <= names and outer.name not in names
+
+    def test_input_layer(self):
+        from keras_losses import _backend
+
+        inputs = keras.Input((5,), name="features")
+        assert _backend.input_layer(inputs).name == "features"
+
+    def test_unscale_loss_is_a_no_op_with_one_replica(self):
+        from keras_losses import _backend
+
+        value = keras.ops.convert_to_tensor(2.5)
+        assert float(numpy(_backend.unscale_loss_for_distribution(value))) == 2.5
