@@ -159,10 +159,12 @@ ENTRIES = [
         lambda reg: regularized_model(reg),
         with_targets(regression_targets),
     ),
+    # GroupLasso's model is a pretrained-style one (a nested Sequential block, biases
+    # regularized too) made by regularizers.apply: the penalties must survive a .keras file.
     Entry(
         "GroupLasso",
         lambda: keras_losses.GroupLasso(strength=0.05, axis=1),
-        lambda reg: regularized_model(reg),
+        lambda reg: applied_model(reg),
         with_targets(regression_targets),
     ),
     Entry(
@@ -174,14 +176,6 @@ ENTRIES = [
     Entry(
         "LogRegularizationLoss",
         lambda: keras_losses.LogRegularizationLoss(data_loss="hinge_data_loss", name="penalty"),
-    ),
-    # A pretrained-style model (a nested Sequential block, biases regularized too)
-    # made by regularizers.apply: the penalties must survive a .keras file.
-    Entry(
-        "regularizers.apply",
-        lambda: keras_losses.GroupLasso(strength=0.02),
-        lambda reg: applied_model(reg),
-        with_targets(regression_targets),
     ),
 ]
 

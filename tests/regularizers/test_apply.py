@@ -275,8 +275,8 @@ class TestBadInput:
 
 class TestSaving:
     """In this process; a model made by `apply` is also loaded in a fresh process with
-    only `import keras_losses` by tests/test_serialization.py (catalog entry
-    "regularizers.apply")."""
+    only `import keras_losses` by tests/test_serialization.py (the catalog's
+    GroupLasso entry is a model made by `apply`)."""
 
     def test_keras_file_keeps_the_penalties(self, tmp_path):
         regularized = apply(pretrained(), kernel=GroupLasso(0.05), bias=L2(0.01))
