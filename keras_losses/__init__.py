@@ -42,3 +42,11 @@ from keras_losses.losses import CLIPLoss
 from keras_losses.losses import SigLIPLoss
 from keras_losses.losses import clip_loss
 from keras_losses.losses import siglip_loss
+from keras_losses import regularizers
+from keras_losses.regularizers import DataLoss
+from keras_losses.regularizers import ElasticNet
+from keras_losses.regularizers import GroupLasso
+from keras_losses.regularizers import L1
+from keras_losses.regularizers import L2
+from keras_losses.regularizers import LogRegularizationLoss
+from keras_losses.regularizers import MaxNormPenalty

@@ -112,3 +112,32 @@ def sum_over_replicas(x):
     import tensorflow as tf
 
     return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
+# -- models and layers (keras_losses.regularizers) ----------------------------------
+
+# Keras exports no public class for functional models: `keras.Model(inputs, outputs)`
+# returns an instance of this private one.
+from keras.src.models.functional import Functional as _Functional  # noqa: E402
+
+
+def is_graph_model(model):
+    """Whether `model` is a Functional or Sequential model (a graph of layers that
+    `keras.models.clone_model` can rebuild), as opposed to a subclassed model."""
+    return isinstance(model, (_Functional, keras.Sequential))
+
+
+def sublayers(layer):
+    """Every layer that `layer` holds, at any depth (not `layer` itself)."""
+    return list(layer._flatten_layers(include_self=False, recursive=True))
+
+
+def unscale_loss_for_distribution(value):
+    """Undoes the 1 / replicas scaling that a Keras loss applies under `tf.distribute`
+    (a no-op with one replica and on the other backends), as Keras's loss tracker does."""
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    return unscale_loss_for_distribution(value)
+
+
+def input_layer(tensor):
+    """The `InputLayer` that made a functional model's input `tensor`."""
+    return tensor._keras_history.operation

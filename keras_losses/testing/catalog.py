@@ -74,6 +74,33 @@ def binary(rng):
     return rng.integers(0, 2, (BATCH, 2)).astype("float32")
 
 
+def regression_targets(rng):
+    return rng.normal(size=(BATCH, 2)).astype("float32")
+
+
+def regularized_model(kernel_regularizer, loss="mse", weighted_metrics=None):
+    """A one-layer model with `kernel_regularizer` on its Dense kernel."""
+    model = keras.Sequential(
+        [keras.Input((INPUT_DIM,)), keras.layers.Dense(2, kernel_regularizer=kernel_regularizer)]
+    )
+    model.compile(optimizer="sgd", loss=loss, weighted_metrics=weighted_metrics)
+    return model
+
+
+def applied_model(kernel_regularizer):
+    """A functional model with a nested block, regularized after the fact by `apply`."""
+    block = keras.Sequential(
+        [keras.Input((INPUT_DIM,)), keras.layers.Dense(4, activation="tanh")], name="block"
+    )
+    inputs = keras.Input((INPUT_DIM,))
+    outputs = keras.layers.Dense(2)(block(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse")
+    return keras_losses.regularizers.apply(
+        model, kernel=kernel_regularizer, bias=keras_losses.L2(0.01)
+    )
+
+
 ENTRIES = [
     # -- regression ---------------------------------------------------------------
     Entry(
@@ -129,6 +156,49 @@ ENTRIES = [
         ),
         lambda layer: two_tower_model(keras_losses.SigLIPLoss(), layer),
         lambda rng: paired_views(rng),
+    ),
+    # -- regularizers -------------------------------------------------------------
+    Entry(
+        "L1",
+        lambda: keras_losses.L1(l1=0.05),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "L2",
+        lambda: keras_losses.L2(l2=0.05, half=True),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "ElasticNet",
+        lambda: keras_losses.ElasticNet(l1=0.02, l2=0.03),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "MaxNormPenalty",
+        lambda: keras_losses.MaxNormPenalty(max_value=0.5, strength=0.2, axis=[0]),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    # GroupLasso's model is a pretrained-style one (a nested Sequential block, biases
+    # regularized too) made by regularizers.apply: the penalties must survive a .keras file.
+    Entry(
+        "GroupLasso",
+        lambda: keras_losses.GroupLasso(strength=0.05, axis=1),
+        lambda reg: applied_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "DataLoss",
+        lambda: keras_losses.DataLoss(keras_losses.Hinge(margin=0.5), name="hinge_data_loss"),
+        lambda metric: regularized_model(keras_losses.L2(0.1), loss=keras_losses.Hinge(margin=0.5), weighted_metrics=[metric]),
+        with_targets(binary),
+    ),
+    Entry(
+        "LogRegularizationLoss",
+        lambda: keras_losses.LogRegularizationLoss(data_loss="hinge_data_loss", name="penalty"),
     ),
 ]
 

@@ -3,11 +3,13 @@
 from keras_losses.verify.cases import contrastive
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
+from keras_losses.verify.cases import regularizers
 
 CASES = [
     *regression.CASES,
     *hinges.CASES,
     *contrastive.CASES,
+    *regularizers.CASES,
 ]
 
 
