@@ -25,14 +25,20 @@ if int(keras.__version__.split(".")[0]) < 3:
         "Upgrade with: pip install -U 'keras>=3.15.1'"
     )
 
+from keras_losses import layers
 from keras_losses import losses
+from keras_losses import trees
+from keras_losses.layers import HierarchicalSoftmax
+from keras_losses.losses import HierarchicalSoftmaxLoss
 from keras_losses.losses import Hinge
 from keras_losses.losses import MeanSquaredLogarithmicError
 from keras_losses.losses import MulticlassHinge
 from keras_losses.losses import SparseMulticlassHinge
 from keras_losses.losses import SquaredHinge
+from keras_losses.losses import hierarchical_softmax_loss
 from keras_losses.losses import hinge
 from keras_losses.losses import mean_squared_logarithmic_error
 from keras_losses.losses import multiclass_hinge
 from keras_losses.losses import sparse_multiclass_hinge
 from keras_losses.losses import squared_hinge
+from keras_losses.trees import Tree

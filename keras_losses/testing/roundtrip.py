@@ -20,13 +20,15 @@ def save(entry, directory, seed=0):
     rng = np.random.default_rng(seed)
     x, y = entry.data(rng)
     model = entry.model(entry.build())
-    model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)  # so weights are not the initial ones
+    model.fit(x, y, epochs=1, batch_size=len(y), verbose=0)  # so weights are not the initial ones
     predictions = model.predict(x, verbose=0)
-    loss = model.evaluate(x, y, batch_size=len(x), verbose=0)
+    loss = model.evaluate(x, y, batch_size=len(y), verbose=0)
     model.save(os.path.join(directory, f"{entry.name}.keras"))
+    # A model with several inputs (a list) stores them as x_0, x_1, ...
+    inputs = {f"x_{i}": a for i, a in enumerate(x)} if isinstance(x, (list, tuple)) else {"x": x}
     np.savez(
         os.path.join(directory, f"{entry.name}.npz"),
-        x=x,
+        **inputs,
         y=y,
         predictions=predictions,
         loss=np.asarray(loss),
@@ -48,8 +50,9 @@ def check(directory):
         try:
             stored = np.load(os.path.join(directory, f"{name}.npz"))
             model = keras.saving.load_model(os.path.join(directory, file), safe_mode=True)
-            predictions = model.predict(stored["x"], verbose=0)
-            loss = model.evaluate(stored["x"], stored["y"], batch_size=len(stored["x"]), verbose=0)
+            x = _inputs(stored)
+            predictions = model.predict(x, verbose=0)
+            loss = model.evaluate(x, stored["y"], batch_size=len(stored["y"]), verbose=0)
             result["prediction_error"] = float(np.max(np.abs(predictions - stored["predictions"])))
             result["loss_error"] = float(np.max(np.abs(np.asarray(loss) - stored["loss"])))
             result["ok"] = bool(
@@ -60,6 +63,13 @@ def check(directory):
             result["error"] = f"{type(error).__name__}: {error}"
         results.append(result)
     return results
+
+
+def _inputs(stored):
+    if "x" in stored:
+        return stored["x"]
+    count = sum(1 for key in stored.files if key.startswith("x_"))
+    return [stored[f"x_{i}"] for i in range(count)]
 
 
 def main(argv):
