@@ -238,12 +238,19 @@ class HierarchicalSoftmax(keras.layers.Layer):
         return self._node_logits(inputs)
 
     def _node_logits(self, hidden):
-        hidden = _inputs.floats(hidden)
+        hidden = self._hidden(hidden)
         kernel = ops.cast(self.kernel, hidden.dtype)
         logits = ops.matmul(hidden, ops.transpose(kernel))
         if self.bias is not None:
             logits = logits + ops.cast(self.bias, hidden.dtype)
         return logits
+
+    def _hidden(self, hidden):
+        """`hidden` as float (32-bit for 16-bit inputs); builds the layer on first use."""
+        hidden = _inputs.floats(hidden)
+        if not self.built:
+            self.build(tuple(hidden.shape))
+        return hidden
 
     def compute_mask(self, inputs, previous_mask):
         if not _is_pair(inputs):
@@ -306,7 +313,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         return self._beam_search(hidden, k, beam_width)
 
     def _beam_search(self, hidden, k, width):
-        hidden = _inputs.floats(hidden)
+        hidden = self._hidden(hidden)
         num_nodes = self.num_nodes
         batch = ops.shape(hidden)[0]
         # An item is a node id, or num_nodes + c for the leaf of class c.
