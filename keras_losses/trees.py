@@ -17,8 +17,6 @@ tensors.
 Code +1 is the branch whose probability is `sigmoid(z)`.
 """
 
-import numbers
-
 import numpy as np
 
 from keras_losses import _validation
@@ -57,20 +55,18 @@ class Tree:
     def __init__(self, kind, num_classes=None, class_counts=None, paths=None, codes=None):
         # The class methods are the way in; this builds any tree from its config.
         kind = _validation.one_of("kind", kind, (BALANCED, HUFFMAN, PATHS))
-        unused = {"class_counts": class_counts, "paths": paths, "codes": codes}
+        used = {BALANCED: (), HUFFMAN: ("class_counts",), PATHS: ("paths", "codes")}[kind]
+        for name, value in (("class_counts", class_counts), ("paths", paths), ("codes", codes)):
+            if name not in used and value is not None:
+                raise _validation.invalid(name, f"None for a tree of kind {kind!r}", _short(value))
         if kind == BALANCED:
             paths, codes = _balanced_arrays(num_classes)
         elif kind == HUFFMAN:
-            del unused["class_counts"]
             class_counts = _check_counts(class_counts)
             paths, codes = _huffman_arrays(class_counts)
         else:
-            del unused["paths"], unused["codes"]
             paths, codes = _padded(paths, codes)
             _check_tree(paths, codes)
-        for name, value in unused.items():
-            if value is not None:
-                raise _validation.invalid(name, f"None for a tree of kind {kind!r}", _short(value))
         if num_classes is not None and num_classes != len(paths):
             raise _validation.invalid("num_classes", f"{len(paths)}, the number of leaves", num_classes)
         self.kind = kind
@@ -79,6 +75,7 @@ class Tree:
         self.path_lengths = np.sum(self.codes != 0, axis=1).astype(np.int32)
         self._class_counts = class_counts
         self._children = None
+        self._signed_table = None
         for array in (self.paths, self.codes, self.path_lengths):
             array.setflags(write=False)
 
@@ -113,7 +110,7 @@ class Tree:
         The same counts always give the same tree; frequent classes get short paths
         (the expected path length is within one bit of the entropy of the counts),
         and with counts sorted from largest to smallest the path lengths never
-        decrease. Building a tree over a million classes takes about a second.
+        decrease. A million classes take a second or two.
 
         Args:
             class_counts: 1-D array of positive counts (ints or floats), one per
@@ -278,9 +275,11 @@ def signed_table(tree):
     """The tree as one int32 table `(num_classes, depth)`: `code * (node + 1)`, 0 padded.
 
     One gather of a row gives the nodes of a path, their codes and where it ends;
-    the layer and the loss use it on the device.
+    the layer and the loss use it on the device. Computed once per tree.
     """
-    return (tree.codes.astype(np.int32) * (tree.paths.astype(np.int32) + 1)).astype(np.int32)
+    if tree._signed_table is None:
+        tree._signed_table = tree.codes.astype(np.int32) * (tree.paths + 1)
+    return tree._signed_table
 
 
 def as_tree(tree, name="tree"):

@@ -19,7 +19,7 @@ from keras_losses.losses import _inputs
 
 
 def _decode(entries):
-    """Node ids, codes (as floats of no particular dtype yet) and the on-path mask."""
+    """Node ids, codes (int: +1, -1, or 0 for padding) and the on-path mask."""
     on_path = ops.not_equal(entries, 0)
     nodes = ops.where(on_path, ops.abs(entries) - 1, 0)
     return nodes, ops.sign(entries), on_path
@@ -392,6 +392,6 @@ def _table_initializer(values):
     def initialize(shape, dtype=None):
         if values is None:  # filled when the weights are loaded
             return ops.zeros(shape, dtype)
-        return ops.convert_to_tensor(np.asarray(values), dtype)
+        return ops.convert_to_tensor(np.array(values), dtype)  # a writable copy
 
     return initialize

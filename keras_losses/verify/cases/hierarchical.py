@@ -17,7 +17,6 @@ into the rest of the model. Both must equal the exact path: node logits
 import functools
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_losses import _backend
