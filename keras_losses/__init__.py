@@ -41,4 +41,17 @@ from keras_losses.losses import mean_squared_logarithmic_error
 from keras_losses.losses import multiclass_hinge
 from keras_losses.losses import sparse_multiclass_hinge
 from keras_losses.losses import squared_hinge
+from keras_losses.layers import ContrastiveLogits
+from keras_losses.losses import CLIPLoss
+from keras_losses.losses import SigLIPLoss
+from keras_losses.losses import clip_loss
+from keras_losses.losses import siglip_loss
+from keras_losses import regularizers
+from keras_losses.regularizers import DataLoss
+from keras_losses.regularizers import ElasticNet
+from keras_losses.regularizers import GroupLasso
+from keras_losses.regularizers import L1
+from keras_losses.regularizers import L2
+from keras_losses.regularizers import LogRegularizationLoss
+from keras_losses.regularizers import MaxNormPenalty
 from keras_losses.trees import Tree

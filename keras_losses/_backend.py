@@ -9,9 +9,11 @@ backend is handled in one file.
 import keras
 import numpy as np
 
-# Keras keeps masks in a private helper; it has no public equivalent in 3.15.
+# Keras keeps masks and its loss reduction in private helpers; they have no public
+# equivalent in 3.15.
 from keras.src.backend.common.masking import get_keras_mask
 from keras.src.backend.common.masking import set_keras_mask
+from keras.src.losses.loss import reduce_weighted_values
 
 
 def name():
@@ -51,6 +53,94 @@ def is_concrete(x):
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def reduce(values, sample_weight, mask, reduction, dtype):
+    """Keras's own loss reduction: weights, mask, reduction and replica scaling."""
+    return reduce_weighted_values(
+        values, sample_weight=sample_weight, mask=mask, reduction=reduction, dtype=dtype
+    )
+
+
+# -- replicas (tf.distribute) ------------------------------------------------------
+#
+# Under a `tf.distribute` strategy each replica runs the model on its share of the
+# global batch. A loss that needs the other replicas' examples (CLIP's negatives)
+# gathers them with these; a loss that divides by a count sums it with these. Everywhere else (no strategy, the cross-replica context
+# in which Keras builds a loss once, and the JAX and PyTorch backends, where Keras's
+# own `DataParallel` already shows the loss the global batch) there is one replica
+# and they return their input.
+
+
+def _replica_context():
+    """The `tf.distribute` replica context when more than one replica runs, else None."""
+    if name() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def replica_count():
+    """How many replicas run this code together: 1 outside a replica of a strategy."""
+    context = _replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+def all_gather(x):
+    """`x` of every replica, concatenated along axis 0 in replica order.
+
+    Differentiable: the gradient reaching each replica's `x` is the sum, over all
+    replicas, of the gradients of their results with respect to its rows (TF's
+    `ReplicaContext.all_gather` all-reduces the incoming gradient and keeps this
+    replica's slice). With one replica it returns `x` itself.
+    """
+    context = _replica_context()
+    if context is None:
+        return x
+    return context.all_gather(x, axis=0)
+
+
+def sum_over_replicas(x):
+    """The sum of `x` over the replicas of this step (`x` itself with one replica)."""
+    context = _replica_context()
+    if context is None:
+        return x
+    import tensorflow as tf
+
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
+# -- models and layers (keras_losses.regularizers) ----------------------------------
+
+# Keras exports no public class for functional models: `keras.Model(inputs, outputs)`
+# returns an instance of this private one.
+from keras.src.models.functional import Functional as _Functional  # noqa: E402
+
+
+def is_graph_model(model):
+    """Whether `model` is a Functional or Sequential model (a graph of layers that
+    `keras.models.clone_model` can rebuild), as opposed to a subclassed model."""
+    return isinstance(model, (_Functional, keras.Sequential))
+
+
+def sublayers(layer):
+    """Every layer that `layer` holds, at any depth (not `layer` itself)."""
+    return list(layer._flatten_layers(include_self=False, recursive=True))
+
+
+def unscale_loss_for_distribution(value):
+    """Undoes the 1 / replicas scaling that a Keras loss applies under `tf.distribute`
+    (a no-op with one replica and on the other backends), as Keras's loss tracker does."""
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    return unscale_loss_for_distribution(value)
+
+
+def input_layer(tensor):
+    """The `InputLayer` that made a functional model's input `tensor`."""
+    return tensor._keras_history.operation
 
 
 def take_rows(variable, indices):

@@ -13,3 +13,7 @@ from keras_losses.losses.hierarchical import HierarchicalSoftmaxLoss
 from keras_losses.losses.hierarchical import hierarchical_softmax_loss
 from keras_losses.losses.regression import MeanSquaredLogarithmicError
 from keras_losses.losses.regression import mean_squared_logarithmic_error
+from keras_losses.losses.contrastive import CLIPLoss
+from keras_losses.losses.contrastive import SigLIPLoss
+from keras_losses.losses.contrastive import clip_loss
+from keras_losses.losses.contrastive import siglip_loss

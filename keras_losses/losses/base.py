@@ -13,6 +13,13 @@ prepares the inputs first, for what Keras gets wrong on its own:
   it against the last spatial axis, which is wrong (and silent when the batch size
   equals that axis).
 * `dtype` is kept in the config, which the Keras base drops.
+* Under `tf.distribute` with several replicas, Keras divides each replica's sum by
+  that replica's own denominator (its number of values, of unmasked values, or its
+  sum of weights). That is the global mean only when every replica's denominator is
+  the same, which masks, `ignore_class`, non-uniform `mean_with_sample_weight`
+  weights and uneven splits break. Here each replica's values are first rescaled by
+  `replicas * local / global denominator`, so Keras's own reduction then gives every
+  replica its exact share of the global mean.
 
 It also writes `get_config()` once for every subclass: each `__init__` argument is
 stored as an attribute of the same name and returned from there.
@@ -23,8 +30,12 @@ import inspect
 import keras
 from keras import ops
 
+from keras_losses import _backend
+
 # The largest integer n such that every integer in [0, n] is exact in the dtype.
 _EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "float64": 2**53}
+# Reductions that divide by a denominator, which must be global across replicas.
+_MEANS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 
 
 class Loss(keras.losses.Loss):
@@ -59,7 +70,39 @@ class Loss(keras.losses.Loss):
         y_true, y_pred = self.prepare(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = self._spread_sample_weight(sample_weight, y_pred)
+        if self.reduction in _MEANS and _backend.replica_count() > 1:
+            return self._call_in_replica(y_true, y_pred, sample_weight)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _call_in_replica(self, y_true, y_pred, sample_weight):
+        """`keras.losses.Loss.__call__` with a denominator summed over the replicas."""
+        in_mask = _backend.get_mask(y_pred)
+        with keras.name_scope(self.name):
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = keras.tree.map_structure(
+                lambda x: ops.convert_to_tensor(x, dtype=self.dtype), y_true
+            )
+            values = self.call(y_true, y_pred)
+            out_mask = _backend.get_mask(values)
+            masks = [m for m in (in_mask, out_mask) if m is not None]
+            mask = None
+            if masks:
+                mask = masks[0] if len(masks) == 1 else ops.logical_and(*masks)
+            counted = ops.ones_like(values)
+            if mask is not None:
+                counted = counted * ops.cast(ops.reshape(mask, ops.shape(values)), values.dtype)
+            if sample_weight is not None and self.reduction == "mean_with_sample_weight":
+                weight = ops.convert_to_tensor(sample_weight, dtype=values.dtype)
+                if len(weight.shape) == len(values.shape) + 1:
+                    weight = ops.squeeze(weight, -1)
+                counted = counted * weight
+            local = ops.sum(counted)
+            total = _backend.sum_over_replicas(local)
+            replicas = ops.cast(_backend.replica_count(), values.dtype)
+            scale = ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
+            return _backend.reduce(
+                values * scale, sample_weight, mask, self.reduction, self.dtype
+            )
 
     def prepare(self, y_true, y_pred):
         """Hook run before Keras casts `y_true`; returns `(y_true, y_pred)`."""

@@ -74,6 +74,33 @@ def binary(rng):
     return rng.integers(0, 2, (BATCH, 2)).astype("float32")
 
 
+def regression_targets(rng):
+    return rng.normal(size=(BATCH, 2)).astype("float32")
+
+
+def regularized_model(kernel_regularizer, loss="mse", weighted_metrics=None):
+    """A one-layer model with `kernel_regularizer` on its Dense kernel."""
+    model = keras.Sequential(
+        [keras.Input((INPUT_DIM,)), keras.layers.Dense(2, kernel_regularizer=kernel_regularizer)]
+    )
+    model.compile(optimizer="sgd", loss=loss, weighted_metrics=weighted_metrics)
+    return model
+
+
+def applied_model(kernel_regularizer):
+    """A functional model with a nested block, regularized after the fact by `apply`."""
+    block = keras.Sequential(
+        [keras.Input((INPUT_DIM,)), keras.layers.Dense(4, activation="tanh")], name="block"
+    )
+    inputs = keras.Input((INPUT_DIM,))
+    outputs = keras.layers.Dense(2)(block(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse")
+    return keras_losses.regularizers.apply(
+        model, kernel=kernel_regularizer, bias=keras_losses.L2(0.01)
+    )
+
+
 # A user hierarchy of 5 classes (Tree.from_paths): it travels in the weights.
 HIERARCHY_PATHS = [[0, 1, 2], [0, 1, 2], [0, 1], [0, 3], [0, 3]]
 HIERARCHY_CODES = [[1, 1, 1], [1, 1, -1], [1, -1], [-1, 1], [-1, -1]]
@@ -132,6 +159,72 @@ ENTRIES = [
         loss_model(4),
         with_targets(class_ids(4)),
     ),
+    # -- contrastive --------------------------------------------------------------
+    Entry(
+        "CLIPLoss",
+        lambda: keras_losses.CLIPLoss(reduction="sum", name="clip"),
+        lambda loss: two_tower_model(loss, keras_losses.ContrastiveLogits()),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "SigLIPLoss",
+        lambda: keras_losses.SigLIPLoss(across_replicas=True, dtype="float32"),
+        lambda loss: two_tower_model(
+            loss, keras_losses.ContrastiveLogits(logit_bias=-10.0, across_replicas=True)
+        ),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "ContrastiveLogits",
+        lambda: keras_losses.ContrastiveLogits(
+            logit_scale=10.0, max_logit_scale=50.0, logit_bias=-5.0, name="logits"
+        ),
+        lambda layer: two_tower_model(keras_losses.SigLIPLoss(), layer),
+        lambda rng: paired_views(rng),
+    ),
+    # -- regularizers -------------------------------------------------------------
+    Entry(
+        "L1",
+        lambda: keras_losses.L1(l1=0.05),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "L2",
+        lambda: keras_losses.L2(l2=0.05, half=True),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "ElasticNet",
+        lambda: keras_losses.ElasticNet(l1=0.02, l2=0.03),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "MaxNormPenalty",
+        lambda: keras_losses.MaxNormPenalty(max_value=0.5, strength=0.2, axis=[0]),
+        lambda reg: regularized_model(reg),
+        with_targets(regression_targets),
+    ),
+    # GroupLasso's model is a pretrained-style one (a nested Sequential block, biases
+    # regularized too) made by regularizers.apply: the penalties must survive a .keras file.
+    Entry(
+        "GroupLasso",
+        lambda: keras_losses.GroupLasso(strength=0.05, axis=1),
+        lambda reg: applied_model(reg),
+        with_targets(regression_targets),
+    ),
+    Entry(
+        "DataLoss",
+        lambda: keras_losses.DataLoss(keras_losses.Hinge(margin=0.5), name="hinge_data_loss"),
+        lambda metric: regularized_model(keras_losses.L2(0.1), loss=keras_losses.Hinge(margin=0.5), weighted_metrics=[metric]),
+        with_targets(binary),
+    ),
+    Entry(
+        "LogRegularizationLoss",
+        lambda: keras_losses.LogRegularizationLoss(data_loss="hinge_data_loss", name="penalty"),
+    ),
     # -- hierarchical softmax --------------------------------------------------------
     Entry("Tree", lambda: keras_losses.Tree.huffman([40, 10, 25, 5, 5, 15])),
     Entry(
@@ -154,6 +247,24 @@ ENTRIES = [
         labels_as_input(5),
     ),
 ]
+
+
+def two_tower_model(loss, logits_layer):
+    """Two inputs, a Dense tower each, the logit matrix out; `y` is the pair ids."""
+    images, texts = keras.Input((INPUT_DIM,)), keras.Input((INPUT_DIM + 1,))
+    towers = [keras.layers.Dense(4)(images), keras.layers.Dense(4)(texts)]
+    model = keras.Model([images, texts], logits_layer(towers))
+    model.compile(optimizer="sgd", loss=loss)
+    return model
+
+
+def paired_views(rng):
+    """Two views of the same latent vectors, and dataset indices beyond 2**24 as ids."""
+    latent = rng.normal(size=(BATCH, INPUT_DIM)).astype("float32")
+    texts = np.concatenate([latent[:, ::-1], rng.normal(size=(BATCH, 1))], 1).astype("float32")
+    ids = (2**24 + rng.permutation(BATCH)).astype("int64")
+    return [latent, texts], ids
+
 
 def by_name():
     return {entry.name: entry for entry in ENTRIES}

@@ -88,6 +88,112 @@ def finite_difference_vjp(fn, inputs, wrt, cotangent, step=1e-6):
     return grad
 
 
+# -- contrastive ---------------------------------------------------------------------
+
+
+def _log_softmax(row):
+    shifted = row - np.max(row)
+    return shifted - np.log(np.sum(np.exp(shifted)))
+
+
+def clip_soft_targets(ids, logits):
+    """CLIP's symmetric loss with soft targets, one value per example.
+
+    Pairs (i, j) with equal ids match; row i's target puts 1 / (number of matches
+    of i) on each of its matches, and so does column i's. For each example:
+    (cross-entropy of row i + cross-entropy of column i) / 2.
+    """
+    ids = np.asarray(ids).reshape(-1)
+    logits = np.asarray(logits, dtype=np.float64)
+    n = len(ids)
+    out = np.zeros(n)
+    for i in range(n):
+        matches = [j for j in range(n) if ids[j] == ids[i]]
+        row = _log_softmax(logits[i, :])
+        column = _log_softmax(logits[:, i])
+        row_term = -sum(row[j] for j in matches) / len(matches)
+        column_term = -sum(column[j] for j in matches) / len(matches)
+        out[i] = (row_term + column_term) / 2
+    return out
+
+
+def clip_across_replicas(ids, logits):
+    """`clip_soft_targets` of one replica's block `[image_to_text | text_to_image]`.
+
+    With one replica the block is `(n, 2n)`: row i of the first half is row i of the
+    logit matrix, row i of the second half is its column i.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    n = logits.shape[1] // 2
+    return _clip_block(ids, logits[:, :n], logits[:, n:])
+
+
+def _clip_block(ids, image_to_text, text_to_image):
+    ids = np.asarray(ids).reshape(-1)
+    out = np.zeros(len(ids))
+    for i in range(len(ids)):
+        matches = [j for j in range(len(ids)) if ids[j] == ids[i]]
+        row = _log_softmax(image_to_text[i])
+        column = _log_softmax(text_to_image[i])
+        out[i] = (-sum(row[j] for j in matches) - sum(column[j] for j in matches)) / (2 * len(matches))
+    return out
+
+
+def siglip(ids, logits):
+    """SigLIP's pairwise sigmoid loss summed over each row.
+
+    For row i: sum_j log(1 + exp(-z_ij * L_ij)), z_ij = +1 where ids match, else -1.
+    """
+    ids = np.asarray(ids).reshape(-1)
+    logits = np.asarray(logits, dtype=np.float64)
+    out = np.zeros(len(ids))
+    for i in range(len(ids)):
+        for j in range(logits.shape[1]):
+            z = 1.0 if ids[i] == ids[j] else -1.0
+            out[i] += np.logaddexp(0.0, -z * logits[i, j])
+    return out
+# -- regularizers --------------------------------------------------------------------
+
+
+def l1_penalty(x, l1=0.01):
+    """l1 * sum(|w|)."""
+    return l1 * np.sum(np.abs(x))
+
+
+def l2_penalty(x, l2=0.01, half=False):
+    """l2 * sum(w**2); with half=True, l2 * sum(w**2) / 2 (CS231n, tf.nn.l2_loss)."""
+    total = np.sum(np.square(x))
+    return l2 * (total / 2 if half else total)
+
+
+def elastic_net_penalty(x, l1=0.01, l2=0.01):
+    return l1 * np.sum(np.abs(x)) + l2 * np.sum(np.square(x))
+
+
+def _group_norms(x, axis):
+    """The Euclidean norm of each group: the slices of `x` along the axes in `axis`."""
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    axes = tuple(a % x.ndim for a in axes)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    groups = np.transpose(x, kept + list(axes)).reshape(
+        [x.shape[a] for a in kept] + [-1]
+    )
+    flat = groups.reshape(-1, groups.shape[-1])
+    norms = np.array([np.sqrt(sum(v * v for v in group)) for group in flat])
+    return norms
+
+
+def max_norm_penalty(x, max_value=3.0, strength=0.01, axis=0):
+    """strength * sum over groups of max(0, ||w_group|| - max_value)**2."""
+    excess = np.maximum(0.0, _group_norms(x, axis) - max_value)
+    return strength * np.sum(excess**2)
+
+
+def group_lasso_penalty(x, strength=0.01, axis=1):
+    """strength * sum over groups of ||w_group|| (Yuan and Lin, 2006)."""
+    return strength * np.sum(_group_norms(x, axis))
+
+
 # -- hierarchical softmax ----------------------------------------------------------
 
 

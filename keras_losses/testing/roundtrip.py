@@ -15,20 +15,38 @@ import sys
 import numpy as np
 
 
+def _examples(x):
+    """The number of examples in `x`: an array, or a list of arrays (several inputs)."""
+    return len(x[0]) if isinstance(x, (list, tuple)) else len(x)
+
+
+def _stored_inputs(x):
+    """`x` as `.npz` entries: `x`, or `x_0, x_1, ...` for a model of several inputs."""
+    if isinstance(x, (list, tuple)):
+        return {f"x_{i}": array for i, array in enumerate(x)}
+    return {"x": x}
+
+
+def _loaded_inputs(stored):
+    if "x" in stored:
+        return stored["x"]
+    count = sum(1 for key in stored.files if key.startswith("x_"))
+    return [stored[f"x_{i}"] for i in range(count)]
+
+
 def save(entry, directory, seed=0):
     """Saves `entry`'s model and the outputs it gives to `directory`."""
     rng = np.random.default_rng(seed)
     x, y = entry.data(rng)
+    batch = _examples(x)
     model = entry.model(entry.build())
-    model.fit(x, y, epochs=1, batch_size=len(y), verbose=0)  # so weights are not the initial ones
-    predictions = model.predict(x, verbose=0)
-    loss = model.evaluate(x, y, batch_size=len(y), verbose=0)
+    model.fit(x, y, epochs=1, batch_size=batch, verbose=0)  # so weights are not the initial ones
+    predictions = model.predict(x, batch_size=batch, verbose=0)
+    loss = model.evaluate(x, y, batch_size=batch, verbose=0)
     model.save(os.path.join(directory, f"{entry.name}.keras"))
-    # A model with several inputs (a list) stores them as x_0, x_1, ...
-    inputs = {f"x_{i}": a for i, a in enumerate(x)} if isinstance(x, (list, tuple)) else {"x": x}
     np.savez(
         os.path.join(directory, f"{entry.name}.npz"),
-        **inputs,
+        **_stored_inputs(x),
         y=y,
         predictions=predictions,
         loss=np.asarray(loss),
@@ -50,9 +68,10 @@ def check(directory):
         try:
             stored = np.load(os.path.join(directory, f"{name}.npz"))
             model = keras.saving.load_model(os.path.join(directory, file), safe_mode=True)
-            x = _inputs(stored)
-            predictions = model.predict(x, verbose=0)
-            loss = model.evaluate(x, stored["y"], batch_size=len(stored["y"]), verbose=0)
+            x = _loaded_inputs(stored)
+            batch = _examples(x)
+            predictions = model.predict(x, batch_size=batch, verbose=0)
+            loss = model.evaluate(x, stored["y"], batch_size=batch, verbose=0)
             result["prediction_error"] = float(np.max(np.abs(predictions - stored["predictions"])))
             result["loss_error"] = float(np.max(np.abs(np.asarray(loss) - stored["loss"])))
             result["ok"] = bool(
@@ -63,13 +82,6 @@ def check(directory):
             result["error"] = f"{type(error).__name__}: {error}"
         results.append(result)
     return results
-
-
-def _inputs(stored):
-    if "x" in stored:
-        return stored["x"]
-    count = sum(1 for key in stored.files if key.startswith("x_"))
-    return [stored[f"x_{i}"] for i in range(count)]
 
 
 def main(argv):

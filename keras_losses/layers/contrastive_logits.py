@@ -1,0 +1,204 @@
+"""The logit matrix of paired embeddings, with CLIP's learned temperature."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_losses import _backend
+from keras_losses import _validation
+from keras_losses.losses import _inputs
+
+# Squared norms are floored here before the inverse square root, so a zero
+# embedding gives zeros (and a finite gradient) instead of NaN.
+_SQUARED_NORM_FLOOR = 1e-12
+
+
+class _AtMost(keras.constraints.Constraint):
+    """Clips a variable to at most `max_value` after each optimizer update."""
+
+    def __init__(self, max_value):
+        self.max_value = max_value
+
+    def __call__(self, w):
+        return ops.minimum(w, ops.cast(self.max_value, w.dtype))
+
+    def get_config(self):
+        return {"max_value": self.max_value}
+
+
+def _l2_normalize(x):
+    # x / ||x||, computed as x * rsqrt(max(sum(x**2), floor)).
+    squared = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared, _SQUARED_NORM_FLOOR))
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+class ContrastiveLogits(keras.layers.Layer):
+    """Scaled cosine similarities of two batches of embeddings (CLIP's logits).
+
+    `layer([a, b])` L2-normalises each row of `a` `(n, d)` and `b` `(m, d)` and
+    returns `scale * a @ b.T (+ bias)`, `(n, m)`: the `y_pred` of `CLIPLoss` and
+    `SigLIPLoss` (which need `m == n`). The scale (the inverse temperature) is
+    learned as its logarithm, as in CLIP, and constrained after every optimizer
+    update so that it never exceeds `max_logit_scale`; the forward pass also never
+    uses more than the maximum. The maths runs in float32, also on 16-bit
+    embeddings under mixed precision, and the logits are float32: in bfloat16 a
+    logit near 100 would be rounded to a multiple of 0.5.
+
+    With `across_replicas=True` under a `tf.distribute` strategy of `R` replicas,
+    both embeddings are gathered from every replica (with gradient) and the layer
+    returns this replica's `(n, 2 * n_global)` block: its rows of the image-to-text
+    logits, then its rows of the text-to-image logits (open_clip's local loss).
+    Memory per replica is linear in the local batch. With one replica, or outside a
+    strategy, that block is `concatenate([L, L.T], axis=1)`. Use it with
+    `CLIPLoss(across_replicas=True)` or `SigLIPLoss(across_replicas=True)`.
+
+    The logits depend on the whole batch: for retrieval or zero-shot
+    classification, take each tower's embeddings and call the layer (or compare
+    them) yourself; see docs/contrastive.md.
+
+    Args:
+        logit_scale: float > 0, the starting scale (default `1 / 0.07`, CLIP's).
+            At most `max_logit_scale`.
+        max_logit_scale: float > 0, the largest scale ever used (default 100, CLIP's).
+        learn_scale: whether the scale is trained (default True).
+        logit_bias: `None` (no bias, the default) or the starting value of a learned
+            bias added to every logit (`-10.0` is SigLIP's start, with
+            `logit_scale=10.0`).
+        across_replicas: gather the global batch under `tf.distribute` (see above).
+
+    Input: `[a, b]`, two float tensors `(n, d)` and `(m, d)`.
+    Output: float32 `(n, m)`; `(n, 2 * n_global)` with `across_replicas=True`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> layer = ContrastiveLogits(logit_scale=10.0)
+    >>> logits = layer([np.array([[3.0, 0.0], [0.0, 1.0]]), np.array([[2.0, 0.0], [1.0, 1.0]])])
+    >>> print(np.round(keras.ops.convert_to_numpy(logits), 3))  # 10 * cosine similarities
+    [[10.     7.071]
+     [ 0.     7.071]]
+
+    References:
+        Radford et al., 2021, "Learning Transferable Visual Models From Natural
+        Language Supervision", https://arxiv.org/abs/2103.00020 (learned
+        temperature, clipped at 100). Zhai et al., 2023, "Sigmoid Loss for Language
+        Image Pre-Training", https://arxiv.org/abs/2303.15343 (bias, start -10).
+    """
+
+    def __init__(
+        self,
+        logit_scale=1 / 0.07,
+        max_logit_scale=100.0,
+        learn_scale=True,
+        logit_bias=None,
+        across_replicas=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.max_logit_scale = _validation.positive_float("max_logit_scale", max_logit_scale)
+        self.logit_scale = _validation.positive_float("logit_scale", logit_scale)
+        if self.logit_scale > self.max_logit_scale:
+            raise _validation.invalid(
+                "logit_scale",
+                f"a positive float at most max_logit_scale={max_logit_scale!r}",
+                logit_scale,
+            )
+        self.learn_scale = _validation.boolean("learn_scale", learn_scale)
+        self.logit_bias = (
+            None if logit_bias is None else _validation.finite_float("logit_bias", logit_bias)
+        )
+        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
+        self._log_max_scale = math.log(self.max_logit_scale)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+            raise ValueError(
+                "ContrastiveLogits takes a list of two embedding tensors [a, b]; "
+                f"received input shape {input_shape}."
+            )
+        a_shape, b_shape = (tuple(s) for s in input_shape)
+        if len(a_shape) != 2 or len(b_shape) != 2 or (
+            a_shape[-1] is not None and b_shape[-1] is not None and a_shape[-1] != b_shape[-1]
+        ):
+            raise ValueError(
+                "ContrastiveLogits takes two embedding batches of shapes (n, d) and (m, d); "
+                f"received shapes {a_shape} and {b_shape}."
+            )
+        self.log_scale = self.add_weight(
+            name="log_logit_scale",
+            shape=(),
+            initializer=keras.initializers.Constant(math.log(self.logit_scale)),
+            trainable=self.learn_scale,
+            constraint=_AtMost(self._log_max_scale),
+        )
+        self.bias = None
+        if self.logit_bias is not None:
+            self.bias = self.add_weight(
+                name="logit_bias",
+                shape=(),
+                initializer=keras.initializers.Constant(self.logit_bias),
+            )
+
+    @property
+    def scale(self):
+        """The scale the forward pass uses now: `exp(log_scale)`, at most the maximum."""
+        log_scale = ops.cast(self.log_scale, "float32")
+        # where(), not minimum(): at the bound the gradient reaches the variable whole
+        # (JAX and PyTorch split a minimum's gradient between tied arguments).
+        log_scale = ops.where(log_scale > self._log_max_scale, self._log_max_scale, log_scale)
+        return ops.exp(log_scale)
+
+    def call(self, inputs):
+        a, b = inputs
+        a = _l2_normalize(_inputs.floats(a, "float32"))
+        b = _l2_normalize(_inputs.floats(b, "float32"))
+        if self.across_replicas:
+            if _differ(a.shape[0], b.shape[0]):
+                raise ValueError(
+                    "With across_replicas=True both embedding batches must have the same "
+                    f"size; received shapes {tuple(a.shape)} and {tuple(b.shape)}."
+                )
+            # This replica's rows against every replica's columns, both directions.
+            similarities = ops.concatenate(
+                [
+                    ops.matmul(a, ops.transpose(_backend.all_gather(b))),
+                    ops.matmul(b, ops.transpose(_backend.all_gather(a))),
+                ],
+                axis=1,
+            )
+        else:
+            similarities = ops.matmul(a, ops.transpose(b))
+        logits = self.scale * similarities
+        if self.bias is not None:
+            logits = logits + ops.cast(self.bias, "float32")
+        return logits
+
+    def compute_output_shape(self, input_shape):
+        a_shape, b_shape = input_shape
+        if self.across_replicas:
+            return (a_shape[0], None)
+        return (a_shape[0], b_shape[0])
+
+    def compute_output_spec(self, inputs):
+        shapes = [tuple(x.shape) for x in inputs]
+        return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "logit_scale": self.logit_scale,
+                "max_logit_scale": self.max_logit_scale,
+                "learn_scale": self.learn_scale,
+                "logit_bias": self.logit_bias,
+                "across_replicas": self.across_replicas,
+            }
+        )
+        return config
+
+
+def _differ(a, b):
+    return a is not None and b is not None and a != b

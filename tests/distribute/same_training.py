@@ -1,0 +1,160 @@
+"""Trains every loss of the catalog on one device and data-parallel, and compares.
+
+    python tests/distribute/same_training.py mirrored   # tf.distribute.MirroredStrategy, 2 CPUs
+    python tests/distribute/same_training.py jax        # keras.distribution.DataParallel, 2 CPUs
+
+Run by tests/distribute/test_distributed.py in a process of its own: the CPU must be
+split into two devices before TensorFlow or JAX starts, and a MirroredStrategy is
+created once per process.
+
+One model holds a head per (catalog loss, reduction): every head sees the same
+inputs, and each head's loss (with a per-example `sample_weight`) trains only that
+head's weights. The same model trains for a few SGD steps on one device and then
+with two replicas; each head's weights and the total loss are printed as JSON lines.
+Losses whose value depends on which examples share a batch (the contrastive ones)
+are skipped here: they are checked with `across_replicas=True` in their own tests.
+"""
+
+import json
+import os
+import sys
+
+ENGINE = sys.argv[1] if len(sys.argv) > 1 else "mirrored"
+if ENGINE == "jax":
+    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+else:
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if ENGINE == "mirrored":
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_losses.testing import catalog  # noqa: E402
+
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean_with_sample_weight")
+GLOBAL_BATCH = 8  # splits evenly over 2 replicas: see docs/distributed.md for uneven splits
+STEPS = 3
+
+
+def heads():
+    """(name, loss, targets) for every single-input catalog loss and reduction."""
+    rng = np.random.default_rng(0)
+    found, skipped = [], []
+    for entry in catalog.ENTRIES:
+        obj = entry.build()
+        if not isinstance(obj, keras.losses.Loss) or entry.model is None:
+            continue
+        if hasattr(obj, "across_replicas"):
+            skipped.append(entry.name)
+            continue
+        probe = entry.model(obj)
+        if len(probe.inputs) != 1 or len(probe.outputs) != 1:
+            skipped.append(entry.name)
+            continue
+        _, targets = entry.data(rng)
+        for reduction in REDUCTIONS:
+            loss = type(obj).from_config({**obj.get_config(), "reduction": reduction})
+            found.append((f"{entry.name}-{reduction}", entry, loss, targets))
+    # The control: the same hinge through the bare keras.losses.Loss machinery, which
+    # divides each replica's sum by that replica's own weights. It must differ, or
+    # this check could not see the problem our base class fixes.
+    entry = catalog.by_name()["SparseMulticlassHinge"]
+    _, targets = entry.data(rng)
+    found.append(("control-keras-mean_with_sample_weight", entry, BareHinge(reduction="mean_with_sample_weight"), targets))
+    return found, skipped
+
+
+class BareHinge(keras.losses.Loss):
+    def call(self, y_true, y_pred):
+        from keras_losses import sparse_multiclass_hinge
+
+        return sparse_multiclass_hinge(y_true, y_pred)
+
+
+def build(found):
+    inputs = keras.Input((catalog.INPUT_DIM,))
+    outputs = []
+    for name, entry, loss, _ in found:
+        head = entry.model(loss)
+        head.name = name.replace(">", "_")
+        outputs.append(head(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=[loss for _, _, loss, _ in found],
+        jit_compile=False,
+    )
+    return model
+
+
+def train(found, x, ys, weights):
+    keras.utils.set_random_seed(0)
+    model = build(found)
+    history = model.fit(
+        x, ys, sample_weight=weights, batch_size=GLOBAL_BATCH, epochs=STEPS, shuffle=False, verbose=0
+    )
+    per_head = {
+        name: [np.asarray(w) for w in model.get_layer(name.replace(">", "_")).get_weights()]
+        for name, _, _, _ in found
+    }
+    return per_head, history.history["loss"]
+
+
+def main():
+    found, skipped = heads()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(GLOBAL_BATCH, catalog.INPUT_DIM)).astype("float32")
+    ys = [targets for _, _, _, targets in found]
+    weights = rng.uniform(0.1, 2.0, GLOBAL_BATCH).astype("float32")
+
+    single, single_loss = train(found, x, ys, weights)
+    if ENGINE == "mirrored":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        with strategy.scope():
+            replicated, replicated_loss = train(found, x, ys, weights)
+        replicas = strategy.num_replicas_in_sync
+    else:
+        import jax
+
+        distribution = keras.distribution.DataParallel(devices=jax.devices())
+        keras.distribution.set_distribution(distribution)
+        replicated, replicated_loss = train(found, x, ys, weights)
+        replicas = len(jax.devices())
+    for name in single:
+        difference = max(
+            float(np.max(np.abs(a - b))) for a, b in zip(single[name], replicated[name])
+        )
+        print(json.dumps({"head": name, "replicas": replicas, "max_weight_difference": difference}))
+    print(json.dumps({"skipped": skipped, "replicas": replicas}))
+    if ENGINE == "mirrored":
+        print(json.dumps({"uneven_batch": uneven_batch(strategy)}))
+
+
+def uneven_batch(strategy):
+    """What Keras does with a global batch that does not split evenly: it fails."""
+    loss = catalog.by_name()["SparseMulticlassHinge"].build()
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((catalog.INPUT_DIM,)), keras.layers.Dense(4)])
+        model.compile(optimizer="sgd", loss=loss)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, catalog.INPUT_DIM)).astype("float32")
+    try:
+        model.fit(x, rng.integers(0, 4, 5), batch_size=5, verbose=0)  # 3 + 2 examples
+    except Exception as error:  # the exact failure is what the test records
+        return f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+    return "trained"
+
+
+if __name__ == "__main__":
+    main()
