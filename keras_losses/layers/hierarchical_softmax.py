@@ -295,9 +295,9 @@ class HierarchicalSoftmax(keras.layers.Layer):
         `W` most likely nodes or classes reached so far, `batch * W * d * depth`
         work in all. The log-probabilities it returns are exact for the classes it
         returns, but the search is approximate: a class below a pruned node is never
-        found, even when it is more likely than one returned. It is exact whenever
-        no level of the tree has more than `W` nodes (e.g. `W >= num_classes`), and
-        in practice close to exact once `W` is a few times `k`.
+        found, even when it is more likely than one returned. It is exact when
+        `W >= num_classes` (nothing is pruned), and on a trained model usually
+        close to exact once `W` is a few times `k`.
 
         Args:
             hidden: float `(batch, d)`.
