@@ -27,11 +27,15 @@ if int(keras.__version__.split(".")[0]) < 3:
 
 from keras_losses import layers
 from keras_losses import losses
+from keras_losses import trees
+from keras_losses.layers import HierarchicalSoftmax
+from keras_losses.losses import HierarchicalSoftmaxLoss
 from keras_losses.losses import Hinge
 from keras_losses.losses import MeanSquaredLogarithmicError
 from keras_losses.losses import MulticlassHinge
 from keras_losses.losses import SparseMulticlassHinge
 from keras_losses.losses import SquaredHinge
+from keras_losses.losses import hierarchical_softmax_loss
 from keras_losses.losses import hinge
 from keras_losses.losses import mean_squared_logarithmic_error
 from keras_losses.losses import multiclass_hinge
@@ -50,3 +54,4 @@ from keras_losses.regularizers import L1
 from keras_losses.regularizers import L2
 from keras_losses.regularizers import LogRegularizationLoss
 from keras_losses.regularizers import MaxNormPenalty
+from keras_losses.trees import Tree

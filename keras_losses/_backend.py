@@ -141,3 +141,20 @@ def unscale_loss_for_distribution(value):
 def input_layer(tensor):
     """The `InputLayer` that made a functional model's input `tensor`."""
     return tensor._keras_history.operation
+
+
+def take_rows(variable, indices):
+    """`keras.ops.take(variable, indices, axis=0)`, reading only the rows asked for.
+
+    On TensorFlow this gathers straight from the variable (`ResourceGather`), so no
+    tensor of the variable's full size appears in the graph and the gradient is a
+    `tf.IndexedSlices` that optimizers apply as a sparse update. Elsewhere, and on
+    symbolic inputs, it is `keras.ops.take`.
+    """
+    if name() == "tensorflow" and not isinstance(indices, keras.KerasTensor):
+        import tensorflow as tf
+
+        value = variable.value if isinstance(variable, keras.Variable) else variable
+        if isinstance(value, tf.Variable):
+            return tf.gather(value, indices)
+    return keras.ops.take(variable, indices, axis=0)

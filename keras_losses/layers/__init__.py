@@ -1,3 +1,4 @@
 """Layers that hold the state of a loss: learned temperatures, node weights."""
 
 from keras_losses.layers.contrastive_logits import ContrastiveLogits
+from keras_losses.layers.hierarchical_softmax import HierarchicalSoftmax

@@ -9,6 +9,8 @@ from keras_losses.losses.hinges import hinge
 from keras_losses.losses.hinges import multiclass_hinge
 from keras_losses.losses.hinges import sparse_multiclass_hinge
 from keras_losses.losses.hinges import squared_hinge
+from keras_losses.losses.hierarchical import HierarchicalSoftmaxLoss
+from keras_losses.losses.hierarchical import hierarchical_softmax_loss
 from keras_losses.losses.regression import MeanSquaredLogarithmicError
 from keras_losses.losses.regression import mean_squared_logarithmic_error
 from keras_losses.losses.contrastive import CLIPLoss

@@ -138,6 +138,8 @@ def _tf_step(fn, wrt, mode):
             tape.watch(inputs[wrt])
             value = fn(**inputs)
         grad = tape.gradient(value, inputs[wrt], output_gradients=tf.cast(cotangent, value.dtype))
+        if isinstance(grad, tf.IndexedSlices):  # the gradient of a gather: compare it dense
+            grad = tf.convert_to_tensor(grad)
         return value, grad
 
     if mode == "eager":

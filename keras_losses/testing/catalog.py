@@ -101,6 +101,31 @@ def applied_model(kernel_regularizer):
     )
 
 
+# A user hierarchy of 5 classes (Tree.from_paths): it travels in the weights.
+HIERARCHY_PATHS = [[0, 1, 2], [0, 1, 2], [0, 1], [0, 3], [0, 3]]
+HIERARCHY_CODES = [[1, 1, 1], [1, 1, -1], [1, -1], [-1, 1], [-1, -1]]
+
+
+def labels_as_input(num_classes):
+    """`data(rng)` for a model that takes `[features, labels]` and is fit on `labels`."""
+
+    def data(rng):
+        labels = class_ids(num_classes)(rng)
+        return [features(rng), labels], labels
+
+    return data
+
+
+def hierarchical_softmax_training_model(layer):
+    """The fast path: labels are an input, the layer returns masked path logits."""
+    features_in = keras.Input((INPUT_DIM,))
+    labels_in = keras.Input((), dtype="int32")
+    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    model = keras.Model([features_in, labels_in], layer([hidden, labels_in]))
+    model.compile(optimizer="sgd", loss=keras_losses.HierarchicalSoftmaxLoss(from_path_logits=True))
+    return model
+
+
 ENTRIES = [
     # -- regression ---------------------------------------------------------------
     Entry(
@@ -199,6 +224,27 @@ ENTRIES = [
     Entry(
         "LogRegularizationLoss",
         lambda: keras_losses.LogRegularizationLoss(data_loss="hinge_data_loss", name="penalty"),
+    ),
+    # -- hierarchical softmax --------------------------------------------------------
+    Entry("Tree", lambda: keras_losses.Tree.huffman([40, 10, 25, 5, 5, 15])),
+    Entry(
+        "HierarchicalSoftmaxLoss",
+        lambda: keras_losses.HierarchicalSoftmaxLoss(
+            tree=keras_losses.Tree.huffman([40, 10, 25, 5, 5, 15]), ignore_class=-1, name="hs"
+        ),
+        loss_model(5),  # one logit per internal node: the exact path
+        with_targets(lambda rng: np.where(np.arange(BATCH) == 0, -1, class_ids(6)(rng))),
+    ),
+    Entry(
+        "HierarchicalSoftmax",
+        lambda: keras_losses.HierarchicalSoftmax(
+            keras_losses.Tree.from_paths(HIERARCHY_PATHS, HIERARCHY_CODES),
+            use_bias=False,
+            kernel_initializer="glorot_uniform",
+            kernel_regularizer=keras.regularizers.L2(1e-3),
+        ),
+        lambda layer: hierarchical_softmax_training_model(layer),
+        labels_as_input(5),
     ),
 ]
 

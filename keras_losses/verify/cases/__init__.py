@@ -1,6 +1,7 @@
 """Every verification case, family by family. A new family adds its module here."""
 
 from keras_losses.verify.cases import contrastive
+from keras_losses.verify.cases import hierarchical
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
 from keras_losses.verify.cases import regularizers
@@ -10,6 +11,7 @@ CASES = [
     *hinges.CASES,
     *contrastive.CASES,
     *regularizers.CASES,
+    *hierarchical.CASES,
 ]
 
 

@@ -1,0 +1,403 @@
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from keras_losses import HierarchicalSoftmax
+from keras_losses import HierarchicalSoftmaxLoss
+from keras_losses import Tree
+from keras_losses import _backend
+from keras_losses.testing import reference
+
+BACKEND = keras.backend.backend()
+USER_PATHS = [[0, 1, 2], [0, 1, 2], [0, 1], [0, 3], [0, 3]]
+USER_CODES = [[1, 1, 1], [1, 1, -1], [1, -1], [-1, 1], [-1, -1]]
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _ragged(tree):
+    lengths = tree.path_lengths
+    return (
+        [row[:n] for row, n in zip(tree.paths.tolist(), lengths)],
+        [row[:n] for row, n in zip(tree.codes.tolist(), lengths)],
+    )
+
+
+def _built(tree, units=6, seed=0, use_bias=True):
+    """A built layer with random kernel and bias, and its weights as NumPy."""
+    layer = HierarchicalSoftmax(tree, use_bias=use_bias)
+    layer.build((None, units))
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(0, 1, (tree.num_nodes, units)).astype("float32")
+    layer.kernel.assign(kernel)
+    bias = np.zeros(tree.num_nodes, "float32")
+    if use_bias:
+        bias = rng.normal(0, 0.5, tree.num_nodes).astype("float32")
+        layer.bias.assign(bias)
+    return layer, kernel, bias
+
+
+def _data(tree, batch=8, units=6, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, units)).astype("float32"), rng.integers(0, tree.num_classes, batch)
+
+
+TREES = {
+    "balanced": Tree.balanced(13),
+    "huffman": Tree.huffman([30, 1, 4, 4, 9, 2, 2, 17, 1, 6]),
+    "from_paths": Tree.from_paths(USER_PATHS, USER_CODES),
+}
+
+
+class TestHierarchicalSoftmax:
+    def test_config(self):
+        layer = HierarchicalSoftmax(
+            Tree.huffman([3, 1, 2]), use_bias=False, kernel_initializer="ones",
+            kernel_regularizer=keras.regularizers.L2(0.1), name="hs",
+        )
+        config = layer.get_config()
+        assert config["tree"] == Tree.huffman([3, 1, 2]).get_config()
+        assert config["use_bias"] is False and config["name"] == "hs"
+        assert config["kernel_initializer"]["class_name"] == "Ones"
+        assert config["kernel_regularizer"]["config"]["l2"] == pytest.approx(0.1)
+        restored = HierarchicalSoftmax.from_config(config)
+        assert restored.tree == layer.tree and restored.get_config() == config
+
+    def test_config_of_a_user_tree_holds_no_arrays(self):
+        layer = HierarchicalSoftmax(Tree.from_paths(USER_PATHS, USER_CODES))
+        assert layer.get_config()["tree"] == {"kind": "paths", "num_classes": 5, "depth": 3}
+        restored = HierarchicalSoftmax.from_config(layer.get_config())
+        assert restored.get_config() == layer.get_config()
+        with pytest.raises(ValueError, match="stored in its weights"):
+            restored.tree
+
+    def test_weights(self):
+        tree = TREES["huffman"]
+        layer, _, _ = _built(tree)
+        shapes = {w.path.split("/")[-1]: (tuple(w.shape), w.trainable) for w in layer.weights}
+        assert shapes == {
+            "kernel": ((9, 6), True),
+            "bias": ((9,), True),
+            "path_table": ((10, tree.depth), False),
+            "children": ((9, 2), False),
+        }
+        table = numpy(layer.path_table)
+        np.testing.assert_array_equal(np.abs(table) - 1, np.where(tree.codes != 0, tree.paths, -1))
+        np.testing.assert_array_equal(np.sign(table), tree.codes)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_node_logits(self, name):
+        tree = TREES[name]
+        layer, kernel, bias = _built(tree)
+        hidden, _ = _data(tree)
+        np.testing.assert_allclose(numpy(layer(hidden)), hidden @ kernel.T + bias, rtol=1e-5, atol=1e-5)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_path_logits_and_mask(self, name):
+        tree = TREES[name]
+        layer, kernel, bias = _built(tree)
+        hidden, labels = _data(tree)
+        out = layer([hidden, labels])
+        assert tuple(out.shape) == (8, tree.depth)
+        mask = numpy(_backend.get_mask(out))
+        np.testing.assert_array_equal(mask.sum(axis=1), tree.path_lengths[labels])
+        # Each on-path entry is code * (hidden . kernel[node] + bias[node]); padding is 0.
+        z = hidden @ kernel.T + bias
+        paths, codes = _ragged(tree)
+        for i, label in enumerate(labels):
+            expected = [c * z[i, n] for n, c in zip(paths[label], codes[label])]
+            np.testing.assert_allclose(numpy(out)[i, : len(expected)], expected, rtol=1e-5, atol=1e-5)
+            assert np.all(numpy(out)[i, len(expected) :] == 0)
+
+    def test_compute_mask_matches_the_call(self):
+        tree = TREES["huffman"]
+        layer, _, _ = _built(tree)
+        hidden, labels = _data(tree)
+        out = layer([hidden, labels])
+        np.testing.assert_array_equal(
+            numpy(layer.compute_mask([hidden, labels], None)), numpy(_backend.get_mask(out))
+        )
+        assert layer.compute_mask(hidden, None) is None
+
+    def test_symbolic_shapes(self):
+        tree = TREES["huffman"]
+        hidden = keras.Input((6,))
+        labels = keras.Input((), dtype="int32")
+        layer = HierarchicalSoftmax(tree)
+        assert tuple(layer([hidden, labels]).shape) == (None, tree.depth)
+        assert tuple(layer(hidden).shape) == (None, tree.num_nodes)
+
+    def test_labels_outside_the_tree_are_fully_masked(self):
+        tree = TREES["balanced"]
+        layer, _, _ = _built(tree)
+        hidden, _ = _data(tree, batch=3)
+        out = layer([hidden, np.array([-1, 13, 2])])
+        mask = numpy(_backend.get_mask(out))
+        assert not mask[:2].any() and mask[2].any()
+        assert np.all(numpy(out)[:2] == 0)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_fast_path_equals_exact_path(self, name):
+        tree = TREES[name]
+        layer, _, _ = _built(tree)
+        hidden, labels = _data(tree)
+        fast = numpy(HierarchicalSoftmaxLoss(from_path_logits=True, reduction=None)(labels, layer([hidden, labels])))
+        exact = numpy(HierarchicalSoftmaxLoss(tree, reduction=None)(labels, layer(hidden)))
+        np.testing.assert_allclose(fast, exact, rtol=1e-5)
+        np.testing.assert_allclose(fast, -numpy(layer.log_probs(hidden))[np.arange(8), labels], rtol=1e-5)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_log_probs(self, name):
+        tree = TREES[name]
+        layer, kernel, bias = _built(tree)
+        hidden, _ = _data(tree)
+        log_probs = numpy(layer.log_probs(hidden))
+        assert log_probs.shape == (8, tree.num_classes)
+        np.testing.assert_allclose(np.exp(log_probs).sum(axis=1), 1.0, atol=1e-5)
+        expected = reference.class_probabilities(hidden @ kernel.T + bias, *_ragged(tree))
+        np.testing.assert_allclose(np.exp(log_probs), expected, rtol=1e-4, atol=1e-7)
+
+    def test_log_probs_sum_to_one_for_a_thousand_classes(self):
+        tree = Tree.huffman(np.random.default_rng(3).integers(1, 50, 1000))
+        layer = HierarchicalSoftmax(tree, kernel_initializer="random_normal")
+        hidden = np.random.default_rng(4).normal(0, 3, (4, 8)).astype("float32")
+        layer.build((None, 8))
+        np.testing.assert_allclose(np.exp(numpy(layer.log_probs(hidden))).sum(axis=1), 1.0, atol=1e-5)
+
+    def test_zero_kernel_starts_every_class_at_its_tree_prior(self):
+        tree = TREES["huffman"]
+        layer = HierarchicalSoftmax(tree)
+        log_probs = numpy(layer.log_probs(np.ones((1, 4), "float32")))
+        np.testing.assert_allclose(log_probs[0], -tree.path_lengths * np.log(2.0), rtol=1e-6)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_top_k_exact(self, name):
+        tree = TREES[name]
+        layer, _, _ = _built(tree)
+        hidden, _ = _data(tree)
+        log_probs = numpy(layer.log_probs(hidden))
+        values, classes = layer.top_k(hidden, 3)
+        order = np.argsort(-log_probs, axis=1, kind="stable")[:, :3]
+        np.testing.assert_array_equal(numpy(classes), order)
+        np.testing.assert_allclose(numpy(values), np.take_along_axis(log_probs, order, 1), rtol=1e-6)
+
+    @pytest.mark.parametrize("name", list(TREES))
+    def test_beam_search_wide_enough_is_exact(self, name):
+        tree = TREES[name]
+        layer, _, _ = _built(tree)
+        hidden, _ = _data(tree)
+        exact_values, exact_classes = layer.top_k(hidden, 3)
+        values, classes = layer.top_k(hidden, 3, beam_width=tree.num_classes)
+        np.testing.assert_array_equal(numpy(classes), numpy(exact_classes))
+        np.testing.assert_allclose(numpy(values), numpy(exact_values), rtol=1e-5, atol=1e-6)
+
+    def test_narrow_beam_returns_true_probabilities_in_order(self):
+        tree = Tree.balanced(300)
+        layer = HierarchicalSoftmax(tree, kernel_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=0))
+        layer.build((None, 8))
+        hidden = np.random.default_rng(5).normal(0, 2, (16, 8)).astype("float32")
+        values, classes = (numpy(t) for t in layer.top_k(hidden, 5, beam_width=10))
+        log_probs = numpy(layer.log_probs(hidden))
+        np.testing.assert_allclose(values, np.take_along_axis(log_probs, classes, 1), rtol=1e-5, atol=1e-5)
+        assert np.all(np.diff(values, axis=1) <= 0)
+        assert all(len(set(row)) == 5 for row in classes.tolist())
+        # Approximate: never above the exact k-th best; on a peaked distribution like
+        # this one (a trained model's) nearly always equal.
+        exact = np.sort(log_probs, axis=1)[:, ::-1][:, :5]
+        assert np.all(values <= exact + 1e-5)
+        assert np.mean(np.isclose(values, exact, atol=1e-5)) > 0.9
+
+    def test_top_k_arguments(self):
+        layer, _, _ = _built(TREES["from_paths"])
+        hidden = np.zeros((1, 6), "float32")
+        with pytest.raises(ValueError, match="Invalid value for argument `k`"):
+            layer.top_k(hidden, 6)
+        with pytest.raises(ValueError, match="Invalid value for argument `beam_width`"):
+            layer.top_k(hidden, 3, beam_width=2)
+
+    def test_hidden_must_be_two_dimensional(self):
+        with pytest.raises(ValueError, match=r"\(batch, d\)"):
+            HierarchicalSoftmax(TREES["huffman"])(np.zeros((2, 3, 4), "float32"))
+
+    def test_labels_must_be_one_per_example(self):
+        layer, _, _ = _built(TREES["huffman"])
+        with pytest.raises(ValueError, match=r"\(batch,\)"):
+            layer([np.zeros((2, 6), "float32"), np.zeros((2, 2), "int32")])
+
+    def test_invalid_arguments(self):
+        with pytest.raises(ValueError, match="Invalid value for argument `tree`"):
+            HierarchicalSoftmax(10)
+        with pytest.raises(ValueError, match="Invalid value for argument `use_bias`"):
+            HierarchicalSoftmax(TREES["huffman"], use_bias="yes")
+
+    def test_kernel_regularizer_adds_a_loss(self):
+        layer = HierarchicalSoftmax(
+            TREES["huffman"], kernel_initializer="ones", kernel_regularizer=keras.regularizers.L2(0.5)
+        )
+        layer([np.zeros((2, 3), "float32"), np.array([0, 1])])
+        # 0.5 * sum(ones(9, 3)**2) = 13.5
+        np.testing.assert_allclose(float(sum(numpy(x) for x in layer.losses)), 13.5)
+
+    def test_mixed_precision_computes_in_float32(self):
+        tree = TREES["huffman"]
+        hidden, labels = _data(tree)
+        reference_layer, kernel, bias = _built(tree)
+        expected = numpy(reference_layer([hidden, labels]))
+        keras.config.set_dtype_policy("mixed_float16")
+        layer = HierarchicalSoftmax(tree)
+        layer.build((None, 6))
+        layer.kernel.assign(kernel)
+        layer.bias.assign(bias)
+        assert layer.kernel.dtype == "float32"
+        out = layer([hidden, labels])
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+        hidden16 = numpy(keras.ops.cast(keras.ops.cast(hidden, "float16"), "float32"))
+        z = hidden16 @ kernel.T + bias  # the only rounding is the float16 input
+        np.testing.assert_allclose(numpy(layer(hidden)), z, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(numpy(out), expected, atol=0.02)
+
+    def test_sgd_updates_only_the_rows_on_the_paths(self):
+        tree = Tree.balanced(64)  # 6 nodes per path; the labels below touch few rows
+        features = keras.Input((4,))
+        labels = keras.Input((), dtype="int32")
+        layer = HierarchicalSoftmax(tree, kernel_initializer="random_normal")
+        model = keras.Model([features, labels], layer([features, labels]))
+        model.compile(keras.optimizers.SGD(0.1), HierarchicalSoftmaxLoss(from_path_logits=True))
+        x = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
+        y = np.array([0, 1, 2, 3])  # classes under one subtree: rows 0, 1, 3, 7, 15, 31
+        before = numpy(layer.kernel).copy()
+        model.train_on_batch([x, y], y)
+        changed = np.nonzero(np.any(numpy(layer.kernel) != before, axis=1))[0]
+        on_paths = np.unique(tree.paths[y][tree.codes[y] != 0])
+        np.testing.assert_array_equal(changed, on_paths)
+        assert len(on_paths) < tree.num_nodes // 4
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="IndexedSlices and traced graphs are TensorFlow's")
+class TestTensorFlowFastPath:
+    def test_kernel_gradient_is_indexed_slices(self):
+        import tensorflow as tf
+
+        tree = TREES["huffman"]
+        layer, _, _ = _built(tree)
+        hidden, labels = _data(tree)
+        loss = HierarchicalSoftmaxLoss(from_path_logits=True)
+        with tf.GradientTape() as tape:
+            value = loss(labels, layer([hidden, labels]))
+        kernel_grad, bias_grad = tape.gradient(value, [layer.kernel.value, layer.bias.value])
+        assert isinstance(kernel_grad, tf.IndexedSlices) and isinstance(bias_grad, tf.IndexedSlices)
+        assert kernel_grad.values.shape == (8 * tree.depth, 6)
+        # ... and it is the exact path's gradient, made dense.
+        with tf.GradientTape() as tape:
+            exact = HierarchicalSoftmaxLoss(tree)(labels, layer(hidden))
+        dense = tape.gradient(exact, layer.kernel.value)
+        np.testing.assert_allclose(tf.convert_to_tensor(kernel_grad), dense, rtol=1e-5, atol=1e-7)
+
+    @pytest.mark.parametrize("jit_compile", [False, True], ids=["tf.function", "xla"])
+    def test_training_step_graph_has_no_class_sized_tensor(self, jit_compile):
+        # 997 classes (996 nodes); batch 8, d 16, depth 10: no other size is 996 or 997.
+        import tensorflow as tf
+
+        tree = Tree.balanced(997)
+        layer = HierarchicalSoftmax(tree, kernel_initializer="random_normal")
+        layer.build((None, 16))
+        loss = HierarchicalSoftmaxLoss(from_path_logits=True)
+        optimizer = keras.optimizers.SGD(0.1)
+        optimizer.build(layer.trainable_variables)
+
+        @tf.function(jit_compile=jit_compile)
+        def step(hidden, labels):
+            with tf.GradientTape() as tape:
+                value = loss(labels, layer([hidden, labels]))
+            grads = tape.gradient(value, layer.trainable_variables)
+            optimizer.apply(grads, layer.trainable_variables)
+            return value
+
+        hidden = tf.random.normal((8, 16))
+        labels = tf.constant(np.arange(8) * 100, tf.int32)
+        before = layer.kernel.numpy().copy()
+        step(hidden, labels)
+        graph = step.get_concrete_function(hidden, labels).graph
+        sizes = set()
+        for op in graph.get_operations():
+            for tensor in op.outputs:
+                if tensor.shape.rank:
+                    sizes.update(d for d in tensor.shape.as_list() if d is not None)
+        assert 8 in sizes and 16 in sizes and tree.depth in sizes  # the graph was inspected
+        assert not sizes & {tree.num_classes, tree.num_nodes}, sorted(sizes)
+        assert any(op.type == "ResourceScatterSub" for op in graph.get_operations()) or jit_compile
+        changed = np.any(layer.kernel.numpy() != before, axis=1).sum()
+        assert 0 < changed <= 8 * tree.depth
+
+
+@pytest.mark.slow
+class TestTraining:
+    def _problem(self, num_classes=24, seed=0):
+        rng = np.random.default_rng(seed)
+        centers = rng.normal(0, 2.5, (num_classes, 8)).astype("float32")
+        labels = rng.integers(0, num_classes, 768)
+        features = centers[labels] + rng.normal(0, 1, (768, 8)).astype("float32")
+        return features, labels
+
+    def test_both_paths_learn(self):
+        features, labels = self._problem()
+        tree = Tree.huffman(np.bincount(labels, minlength=24) + 1)
+        chance = np.log(24)
+        keras.utils.set_random_seed(0)
+        # Fast path: labels are an input; the inference model shares the layers.
+        x_in, y_in = keras.Input((8,)), keras.Input((), dtype="int32")
+        hidden = keras.layers.Dense(32, activation="relu")
+        output = HierarchicalSoftmax(tree)
+        training = keras.Model([x_in, y_in], output([hidden(x_in), y_in]))
+        training.compile(keras.optimizers.SGD(0.3), HierarchicalSoftmaxLoss(from_path_logits=True))
+        fast = training.fit([features, labels], labels, epochs=8, batch_size=64, verbose=0).history["loss"]
+        encoder = keras.Model(x_in, hidden(x_in))
+        log_probs = numpy(output.log_probs(encoder.predict(features, verbose=0)))
+        # Exact path: every node's logit from the same kind of layer.
+        x_in2 = keras.Input((8,))
+        exact_model = keras.Model(
+            x_in2, HierarchicalSoftmax(tree)(keras.layers.Dense(32, activation="relu")(x_in2))
+        )
+        exact_model.compile(keras.optimizers.SGD(0.3), HierarchicalSoftmaxLoss(tree))
+        exact = exact_model.fit(features, labels, epochs=8, batch_size=64, verbose=0).history["loss"]
+        for history in (fast, exact):
+            assert history[-1] < 0.3 * chance and history[-1] < history[0]
+        accuracy = np.mean(np.argmax(log_probs, axis=1) == labels)
+        assert accuracy > 0.8  # chance is 1/24
+        evaluated = training.evaluate([features, labels], labels, verbose=0)
+        np.testing.assert_allclose(evaluated, -np.mean(log_probs[np.arange(768), labels]), rtol=1e-4)
+
+
+def test_saved_model_keeps_a_user_tree_in_its_weights(tmp_path):
+    # 3000 classes from Tree.from_paths: the paths go in the weights file, not the JSON.
+    huffman = Tree.huffman(np.arange(3000, 0, -1))
+    tree = Tree.from_paths(huffman.paths, huffman.codes)
+    assert tree.kind == "paths"
+    x_in, y_in = keras.Input((4,)), keras.Input((), dtype="int32")
+    layer = HierarchicalSoftmax(tree, kernel_initializer="random_normal")
+    model = keras.Model([x_in, y_in], layer([x_in, y_in]))
+    model.compile("sgd", HierarchicalSoftmaxLoss(from_path_logits=True))
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    y = np.array([0, 5, 100, 2000, 2999])
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json")
+    assert len(config) < 10_000, len(config)
+    assert json.loads(config)["config"]["layers"][2]["config"]["tree"] == {
+        "kind": "paths", "num_classes": 3000, "depth": tree.depth
+    }
+    restored = keras.saving.load_model(path, safe_mode=True)
+    restored_layer = restored.layers[-1]
+    assert restored_layer.tree == tree
+    np.testing.assert_allclose(restored.predict([x, y], verbose=0), model.predict([x, y], verbose=0))
+    np.testing.assert_allclose(
+        numpy(restored_layer.log_probs(x)), numpy(layer.log_probs(x)), rtol=1e-6, atol=1e-6
+    )
+    assert os.path.getsize(path) > 3000 * tree.depth * 4  # the table is in the file
