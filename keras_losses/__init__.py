@@ -36,3 +36,11 @@ from keras_losses.losses import mean_squared_logarithmic_error
 from keras_losses.losses import multiclass_hinge
 from keras_losses.losses import sparse_multiclass_hinge
 from keras_losses.losses import squared_hinge
+from keras_losses import initializers
+from keras_losses.initializers import PriorProbability
+from keras_losses.losses import BinaryFocalLoss
+from keras_losses.losses import CategoricalFocalLoss
+from keras_losses.losses import SparseCategoricalFocalLoss
+from keras_losses.losses import binary_focal_loss
+from keras_losses.losses import categorical_focal_loss
+from keras_losses.losses import sparse_categorical_focal_loss

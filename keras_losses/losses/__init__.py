@@ -11,3 +11,9 @@ from keras_losses.losses.hinges import sparse_multiclass_hinge
 from keras_losses.losses.hinges import squared_hinge
 from keras_losses.losses.regression import MeanSquaredLogarithmicError
 from keras_losses.losses.regression import mean_squared_logarithmic_error
+from keras_losses.losses.focal import BinaryFocalLoss
+from keras_losses.losses.focal import CategoricalFocalLoss
+from keras_losses.losses.focal import SparseCategoricalFocalLoss
+from keras_losses.losses.focal import binary_focal_loss
+from keras_losses.losses.focal import categorical_focal_loss
+from keras_losses.losses.focal import sparse_categorical_focal_loss

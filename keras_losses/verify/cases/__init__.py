@@ -1,11 +1,13 @@
 """Every verification case, family by family. A new family adds its module here."""
 
+from keras_losses.verify.cases import focal
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
 
 CASES = [
     *regression.CASES,
     *hinges.CASES,
+    *focal.CASES,
 ]
 
 
