@@ -9,20 +9,24 @@ optional weight `alpha` balances the classes. Eq. 5 of the paper:
 
 Every form here is computed from logits in log space, so it never saturates:
 
-* binary: with `x` the logit, `log(p) = log_sigmoid(x)` and `log(1 - p) =
-  log_sigmoid(-x)`, both from one `exp(-|x|)` and one `log1p`.
-* categorical and sparse: the loss of a class depends only on its margin logit
-  `z = x_c - logsumexp(x_j for j != c)`, because `p_c = sigmoid(z)` exactly; so
-  `-log(p_c) = softplus(-z)` and `log(1 - p_c) = log_sigmoid(-z)`, finite and with a
-  non-zero gradient for logits of any size. (Keras's `CategoricalFocalCrossentropy`
-  clips probabilities instead, and its gradient is exactly zero once the wrong class
-  leads by about 17 logits.)
+* binary: with `x` the logit and `e = exp(-|x|)`, `-log(p_t)` and `1 - p_t` both
+  come from `e` and `log1p(e)` without cancellation (see `_sigmoid_terms`).
+* categorical: `log(p) = log_softmax(x)`; `1 - p_c` of the leading class is the sum
+  of the other probabilities, which `1 - p_c` would round away.
+* sparse: the loss of the true class depends only on its margin logit
+  `z = x_t - logsumexp(x_j for j != t)`, because `p_t = sigmoid(z)` exactly; the
+  binary formulas then apply to `z`.
+
+So values are finite and gradients non-zero (wherever the true gradient is) for
+logits of any size. Keras's `CategoricalFocalCrossentropy` clips probabilities
+instead, and its gradient is exactly zero once the wrong class leads by about 17
+logits.
 
 The modulating factor `(1 - p_t)**gamma` is `exp(gamma * log(1 - p_t))` with the
 logarithm taken from the logits, so `gamma < 1` keeps a finite gradient where
 `p_t = 1`. For a whole-number `gamma` (the usual 1, 2, 3) it is `1 - p_t`, computed
-from the same `exp(-|x|)` without cancellation, raised by multiplication: the same
-value without two more transcendental functions per element.
+as accurately, raised by multiplication: the same value without two more
+transcendental functions per element.
 """
 
 import numbers
@@ -155,8 +159,8 @@ def _sigmoid_terms(logits, labels):
     q = ops.where(positive, 1 - labels, labels)
     e = ops.exp(negative_abs)
     log1p_e = ops.log1p(e)
-    # = log1p(e) + q * |x|, written as max(x, 0) - x * y + log1p(e): XLA on a CPU
-    # compiles this form (and the numerator below) about twice as fast
+    # log1p(e) + q * |x|, written as max(x, 0) - x * y + log1p(e) and the numerator
+    # as below (not e + q * (1 - e)): XLA on a CPU fuses these forms best
     cross_entropy = ops.where(positive, logits, 0) - logits * labels + log1p_e
     numerator = q + (1 - q) * e
     # a reciprocal, not a division: the one the gradient of log1p(e) needs as well
@@ -341,9 +345,12 @@ def _softmax_focal_terms(logits, gamma):
 
 
 def _probability_focal_terms(probabilities, gamma):
-    """As `_softmax_focal_terms`, from probabilities (normalized along the last axis,
-    as Keras does). Logarithms see at least the smallest normal float: only an
-    exact 0 changes, where the cross-entropy has no finite value."""
+    """As `_softmax_focal_terms`, from probabilities.
+
+    They are normalized to sum to 1 along the last axis, as Keras does. Logarithms
+    see at least the smallest normal float: only an exact 0 changes, where the
+    cross-entropy has no finite value.
+    """
     at_max = ops.greater_equal(probabilities, ops.max(probabilities, axis=-1, keepdims=True))
     top, others = _sums_at_and_below_max(probabilities, at_max)
     inverse_total = ops.reciprocal(top + others)  # one division per row
