@@ -188,8 +188,8 @@ def _open_unit(p):
 
 
 def _at_least_tiny(x):
-    low = float(np.finfo(_inputs.compute_dtype(x)).tiny)
-    return ops.where(ops.less(x, low), low, x)
+    """`x` floored at the smallest normal float of its dtype (one op, for speed)."""
+    return ops.maximum(x, float(np.finfo(_inputs.compute_dtype(x)).tiny))
 
 
 def _move_class_axis_last(x, axis):

@@ -188,6 +188,19 @@ class TestBinaryFocalLoss:
             assert keras.backend.standardize_dtype(half.dtype) == "float32"
             np.testing.assert_allclose(half, full, rtol=1e-6)
 
+    def test_explicit_16_bit_dtype_stays_finite_at_large_logits(self):
+        labels = np.array([[1.0, 0.0, 1.0, 0.0]])
+        logits = np.array([[3e4, -3e4, -3e4, 3e4]])
+        for loss in (
+            BinaryFocalLoss(from_logits=True, dtype="float16"),
+            CategoricalFocalLoss(from_logits=True, dtype="float16"),
+        ):
+            value = loss(labels, logits)
+            assert keras.backend.standardize_dtype(value.dtype) == "float16"
+            assert np.isfinite(float(value))
+        value = SparseCategoricalFocalLoss(from_logits=True, dtype="bfloat16")(np.array([3]), logits)
+        assert np.isfinite(float(value))
+
     @pytest.mark.parametrize(
         "argument,value",
         [("gamma", -1), ("gamma", float("nan")), ("alpha", 1.5), ("alpha", -0.1), ("alpha", [0.5]),
