@@ -246,6 +246,35 @@ ENTRIES = [
         lambda layer: hierarchical_softmax_training_model(layer),
         labels_as_input(5),
     ),
+    # -- focal --------------------------------------------------------------------
+    Entry(
+        "BinaryFocalLoss",
+        lambda: keras_losses.BinaryFocalLoss(gamma=1.5, alpha=0.4, from_logits=True, label_smoothing=0.05),
+        loss_model(2),
+        with_targets(binary),
+    ),
+    Entry(
+        "CategoricalFocalLoss",
+        lambda: keras_losses.CategoricalFocalLoss(
+            gamma=0.5, alpha=[0.5, 1.0, 2.0, 1.0], from_logits=True, label_smoothing=0.1, name="cfl"
+        ),
+        loss_model(4),
+        with_targets(one_hot(4)),
+    ),
+    Entry(
+        "SparseCategoricalFocalLoss",
+        lambda: keras_losses.SparseCategoricalFocalLoss(
+            gamma=1.0, alpha=0.5, ignore_class=3, reduction="sum"
+        ),
+        loss_model(4, "softmax"),
+        with_targets(class_ids(4)),
+    ),
+    Entry(
+        "PriorProbability",
+        lambda: keras_losses.PriorProbability(probability=0.05),
+        lambda initializer: _prior_head(initializer),
+        with_targets(binary),
+    ),
 ]
 
 
@@ -264,6 +293,15 @@ def paired_views(rng):
     texts = np.concatenate([latent[:, ::-1], rng.normal(size=(BATCH, 1))], 1).astype("float32")
     ids = (2**24 + rng.permutation(BATCH)).astype("int64")
     return [latent, texts], ids
+
+
+def _prior_head(initializer):
+    """A RetinaNet-style classification head: logits start at the prior."""
+    model = keras.Sequential(
+        [keras.Input((INPUT_DIM,)), keras.layers.Dense(2, bias_initializer=initializer)]
+    )
+    model.compile(optimizer="sgd", loss=keras_losses.BinaryFocalLoss(from_logits=True))
+    return model
 
 
 def by_name():

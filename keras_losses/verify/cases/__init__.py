@@ -2,6 +2,7 @@
 
 from keras_losses.verify.cases import contrastive
 from keras_losses.verify.cases import hierarchical
+from keras_losses.verify.cases import focal
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
 from keras_losses.verify.cases import regularizers
@@ -12,6 +13,7 @@ CASES = [
     *contrastive.CASES,
     *regularizers.CASES,
     *hierarchical.CASES,
+    *focal.CASES,
 ]
 
 
