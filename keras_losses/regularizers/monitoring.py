@@ -134,7 +134,8 @@ class LogRegularizationLoss(keras.callbacks.Callback):
     ...               weighted_metrics=[DataLoss("mse")])
     >>> history = model.fit(np.zeros((4, 2)), np.ones((4, 1)), verbose=0,
     ...                     callbacks=[LogRegularizationLoss()])
-    >>> print(f"{history.history['regularization_loss'][0]:.1f}")  # 0.5 * (1 + 1)
+    >>> penalty = history.history["regularization_loss"]
+    >>> print(f"{penalty[0]:.1f}")  # 0.5 * (1 + 1)
     1.0
     """
 
