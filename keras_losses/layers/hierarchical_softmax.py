@@ -158,6 +158,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         self.use_bias = _validation.boolean("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self._levels = None  # (tree, tables) for log_probs, made on first use
 
     # -- the tree ------------------------------------------------------------------
 
@@ -269,20 +270,28 @@ class HierarchicalSoftmax(keras.layers.Layer):
 
         `log p(c) = sum over the path of c of log_sigmoid(code * z[node])`; `exp` of
         each row sums to 1. Costs `batch * num_nodes * d` for the node logits and
-        `batch * num_classes * depth` for the sums.
+        `batch * num_classes` for the sums, which walk the tree one level at a time:
+        a node is reached with its parent's log-probability plus its branch's.
         """
         z = self._node_logits(hidden)
-        # log_sigmoid(z) for the +1 branch of each node, log_sigmoid(-z) for the -1
-        # branch, then a 0 for the padding.
-        branch = ops.concatenate(
-            [ops.log_sigmoid(z), ops.log_sigmoid(-z), ops.zeros_like(z[:, :1])], axis=1
-        )
-        nodes, codes, on_path = _decode(ops.convert_to_tensor(self.path_table))
-        index = ops.where(on_path, nodes + ops.where(codes > 0, 0, self.num_nodes), 2 * self.num_nodes)
-        total = ops.take(branch, index[:, 0], axis=1)
-        for k in range(1, self.depth):
-            total = total + ops.take(branch, index[:, k], axis=1)
-        return total
+        # Row n of `branch` is log_sigmoid(z[n]), the +1 branch of node n; row
+        # num_nodes + n is log_sigmoid(-z[n]), its -1 branch. Class-major, so that
+        # every gather below takes whole rows.
+        branch = ops.transpose(ops.concatenate([ops.log_sigmoid(z), ops.log_sigmoid(-z)], axis=1))
+        levels, leaf_parents, leaf_branches = self._level_tables()
+        reached = [ops.zeros_like(branch[:1])]  # the root is reached with log 1
+        for parents, branches in levels:
+            reached.append(ops.take(reached[-1], parents, axis=0) + ops.take(branch, branches, axis=0))
+        reached = ops.concatenate(reached, axis=0)  # (num_nodes, batch), in level order
+        total = ops.take(reached, leaf_parents, axis=0) + ops.take(branch, leaf_branches, axis=0)
+        return ops.transpose(total)
+
+    def _level_tables(self):
+        """The index tables of `log_probs` for this layer's tree (made once)."""
+        tree = self.tree
+        if self._levels is None or self._levels[0] is not tree:
+            self._levels = (tree, _level_tables(tree))
+        return self._levels[1]
 
     def top_k(self, hidden, k, beam_width=None):
         """The `k` most likely classes: `(log_probs, classes)`, each `(batch, k)`.
@@ -367,6 +376,44 @@ class HierarchicalSoftmax(keras.layers.Layer):
             }
         )
         return config
+
+
+def _level_tables(tree):
+    """Index tables to compute every class's log-probability one tree level at a time.
+
+    Level `k` holds the nodes at depth `k` (the root is level 0), in node order.
+    Branch rows number the `2 * num_nodes` branches: `n` for the +1 branch of node
+    `n`, `num_nodes + n` for its -1 branch.
+
+    Returns:
+        `(levels, leaf_parents, leaf_branches)`. `levels[k - 1]` is a pair of int32
+        arrays over the nodes of level `k`: the position of each node's parent in
+        level `k - 1`, and the branch row leading to the node. `leaf_parents[c]` is
+        the position of the last node on the path of class `c` among all nodes in
+        level order, `leaf_branches[c]` the branch row from it to the class.
+    """
+    num_nodes, depth = tree.num_nodes, tree.depth
+    on_path = tree.codes != 0
+    level = np.zeros(num_nodes, np.int64)
+    level[tree.paths[on_path]] = np.nonzero(on_path)[1]
+    branch_rows = np.where(tree.codes < 0, tree.paths + num_nodes, tree.paths)
+    into = np.zeros(num_nodes, np.int64)  # the branch row leading to each node (0 for the root)
+    followed = on_path[:, 1:]
+    into[tree.paths[:, 1:][followed]] = branch_rows[:, :-1][followed]
+    order = np.argsort(level, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(level, minlength=depth))])
+    position = np.empty(num_nodes, np.int64)
+    position[order] = np.arange(num_nodes) - starts[level[order]]
+    levels = []
+    for k in range(1, depth):
+        nodes = order[starts[k]:starts[k + 1]]
+        parents = into[nodes] % num_nodes
+        levels.append((position[parents].astype(np.int32), into[nodes].astype(np.int32)))
+    classes = np.arange(tree.num_classes)
+    last = tree.path_lengths - 1
+    last_nodes = tree.paths[classes, last]
+    leaf_parents = (starts[level[last_nodes]] + position[last_nodes]).astype(np.int32)
+    return tuple(levels), leaf_parents, branch_rows[classes, last].astype(np.int32)
 
 
 def _path_logits_mask(labels, table):

@@ -163,6 +163,23 @@ class TestHierarchicalSoftmax:
         expected = reference.class_probabilities(hidden @ kernel.T + bias, *_ragged(tree))
         np.testing.assert_allclose(np.exp(log_probs), expected, rtol=1e-4, atol=1e-7)
 
+    @pytest.mark.parametrize("shape", ["chain", "shuffled"])
+    def test_log_probs_of_lopsided_trees(self, shape):
+        # log_probs walks the tree one level at a time. A chain (Huffman over doubling
+        # counts: one internal node per level, each class one level deeper) and a tree
+        # whose node ids are shuffled against their levels must both match the
+        # product of branch probabilities along each path.
+        tree = Tree.huffman(2 ** np.arange(9))
+        assert tree.depth == tree.num_nodes
+        if shape == "shuffled":
+            tree = Tree.huffman(np.random.default_rng(5).integers(1, 40, 60))
+            relabel = np.random.default_rng(6).permutation(tree.num_nodes)
+            tree = Tree.from_paths(np.where(tree.codes != 0, relabel[tree.paths], -1), tree.codes)
+        layer, kernel, bias = _built(tree)
+        hidden, _ = _data(tree)
+        expected = reference.class_probabilities(hidden @ kernel.T + bias, *_ragged(tree))
+        np.testing.assert_allclose(np.exp(numpy(layer.log_probs(hidden))), expected, rtol=1e-4, atol=1e-7)
+
     def test_log_probs_sum_to_one_for_a_thousand_classes(self):
         tree = Tree.huffman(np.random.default_rng(3).integers(1, 50, 1000))
         layer = HierarchicalSoftmax(tree, kernel_initializer="random_normal")
