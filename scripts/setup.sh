@@ -9,9 +9,7 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-# --no-compile: pip would byte-compile every file of TensorFlow, PyTorch and JAX;
-# Python compiles (and caches) only the modules that are imported.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
   -c constraints/ci.txt -e ".[tensorflow-cpu,jax,torch,${extras}]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import keras, keras_losses; print('keras_losses', keras_losses.__version__, 'on keras', keras.__version__)"

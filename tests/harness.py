@@ -12,17 +12,19 @@ from keras_losses.verify import report
 from keras_losses.verify import runner
 
 
-def dtypes_for(mode):
-    """The input dtypes the suite checks in `mode`.
+# Modes whose 16-bit checks the suite leaves to the verification command, which runs
+# every combination (as does the suite with KERAS_LOSSES_FULL_SUITE=1):
+# - TensorFlow's tf.function runs the kernels that eager runs (which checks every
+#   dtype), only traced; each traced case costs a compilation, and XLA, which checks
+#   every dtype too, compiles the same graph and fuses it;
+# - eager JAX compiles each primitive again for every new shape and dtype, the most
+#   expensive mode of the suite by far; jax.jit checks every dtype.
+_FLOAT32_ONLY = {("tensorflow", "tf.function"), ("jax", "eager")}
 
-    TensorFlow (the reference backend) and PyTorch check every dtype in every mode.
-    Eager JAX compiles each primitive again for every new shape and dtype, which
-    makes it the most expensive mode of the suite by far for the least new
-    information (`jax.jit` runs the same primitives fused): there it checks float32,
-    and the 16-bit dtypes run under `jax.jit`. `KERAS_LOSSES_FULL_SUITE=1` (and the
-    verification command) run every combination.
-    """
-    if keras.backend.backend() == "jax" and mode == "eager" and not os.environ.get("KERAS_LOSSES_FULL_SUITE"):
+
+def dtypes_for(mode):
+    """The input dtypes the suite checks in `mode` (see `_FLOAT32_ONLY`)."""
+    if (keras.backend.backend(), mode) in _FLOAT32_ONLY and not os.environ.get("KERAS_LOSSES_FULL_SUITE"):
         return ("float32",)
     return backends.DTYPES
 
