@@ -3,13 +3,12 @@
 # tutorial and docs tools) and runs the whole test suite:
 #   - TensorFlow, the reference backend: every test and the docstring examples;
 #   - JAX: reference equality under jax.jit (values and gradients of every object,
-#     every dtype), saving and loading, the layers, and the logging metric. Eager
-#     JAX compiles every operation again for each new shape and dtype, which makes
-#     it the costliest mode of the suite by far; its reference equality runs in the
-#     verification command (docs/verification/cpu-jax.md) and with
-#     `KERAS_BACKEND=jax pytest tests`. The other tests check backend-independent
-#     behaviour (argument checks, configs, training demos) that the TensorFlow and
-#     PyTorch runs already cover;
+#     every dtype) and saving and loading. Eager JAX compiles every operation again
+#     for each new shape and dtype, which makes it the costliest mode of the suite;
+#     its reference equality runs in the verification command
+#     (docs/verification/cpu-jax.md). The rest (layers, argument checks, configs,
+#     training demos) is covered by the TensorFlow and PyTorch runs here, and runs
+#     on JAX with `KERAS_BACKEND=jax pytest tests`;
 #   - PyTorch: every test;
 #   - every script in examples/, every tutorial in its fast mode, and the docs site
 #     built with warnings as errors.
@@ -26,10 +25,15 @@ stage "set up .venv" 240 bash scripts/setup.sh test,tutorials,docs || exit 1
 stage "tests + doctests (tensorflow)" 330 env KERAS_BACKEND=tensorflow \
   $py -m pytest $workers tests keras_losses --doctest-modules || status=1
 stage "tests (jax)" 120 env KERAS_BACKEND=jax \
-  $py -m pytest $workers tests -q -k "(reference_equality and not eager) or serialization or layers or monitoring" || status=1
+  $py -m pytest $workers tests -q -k "(reference_equality and not eager) or serialization" || status=1
 stage "tests (torch)" 90 env KERAS_BACKEND=torch $py -m pytest $workers tests -q || status=1
-stage "examples" 90 bash scripts/examples.sh $py || status=1
-stage "tutorials (fast mode)" 120 env KERAS_BACKEND=tensorflow $py tutorials/build.py --check --jobs 2 || status=1
+stage "examples + tutorials (fast mode)" 180 bash -c '
+  log=$(mktemp)
+  bash scripts/examples.sh '"$py"' > "$log" 2>&1 & examples=$!
+  KERAS_BACKEND=tensorflow '"$py"' tutorials/build.py --check --jobs 2; tutorials=$?
+  wait $examples; status=$?
+  cat "$log"; rm -f "$log"
+  exit $(( tutorials || status ))' || status=1
 stage "docs site (strict)" 45 env NO_MKDOCS_2_WARNING=1 $py -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)" || status=1
 budget_report
 exit $status
