@@ -54,15 +54,6 @@ def main():
         ),
     }
 
-    def step(loss):
-        def run(y_true, y_pred):
-            with tf.GradientTape() as tape:
-                tape.watch(y_pred)
-                value = loss(y_true, y_pred)
-            return value, tape.gradient(value, y_pred)
-
-        return run
-
     def bandwidth(a, b):
         return a - b
 
@@ -75,8 +66,8 @@ def main():
             "arithmetic": tf.function(gradient_formula, jit_compile=True),
         }
         for mode, jit in (("tf.function", False), ("xla", True)):
-            fns[f"ours {mode}"] = tf.function(step(ours), jit_compile=jit)
-            fns[f"built-in {mode}"] = tf.function(step(builtin), jit_compile=jit)
+            fns[f"ours {mode}"] = tf.function(harness.value_and_gradient(ours), jit_compile=jit)
+            fns[f"built-in {mode}"] = tf.function(harness.value_and_gradient(builtin), jit_compile=jit)
         times = harness.compare(
             {key: (lambda fn=fn: fn(y_true, y_pred)) for key, fn in fns.items()}, args.repeats
         )

@@ -170,15 +170,6 @@ def main():
         },
     }
 
-    def step(loss):
-        def run(y_true, y_pred):
-            with tf.GradientTape() as tape:
-                tape.watch(y_pred)
-                value = loss(y_true, y_pred)
-            return value, tape.gradient(value, y_pred)
-
-        return run
-
     harness.header(
         f"Loss value and gradient on {size} float32 logits (2**{size.bit_length() - 1}), "
         f"shape {shape}"
@@ -189,7 +180,7 @@ def main():
         for mode, jit in (("tf.function", False), ("xla", True)):
             fns = {}
             for name, (y_true, loss, _) in losses.items():
-                compiled = tf.function(step(loss), jit_compile=jit)
+                compiled = tf.function(harness.value_and_gradient(loss), jit_compile=jit)
                 fns[name] = lambda f=compiled, y=y_true: f(y, logits)
             times = harness.compare(fns, args.repeats)
             for name, seconds in times.items():

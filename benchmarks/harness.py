@@ -53,6 +53,22 @@ def block(result):
     return result
 
 
+def value_and_gradient(fn):
+    """`run(*args)`: `fn(*args)` and its gradient with respect to the last argument.
+
+    TensorFlow only (a `tf.GradientTape`), for wrapping in `tf.function`.
+    """
+    import tensorflow as tf
+
+    def run(*args):
+        with tf.GradientTape() as tape:
+            tape.watch(args[-1])
+            value = fn(*args)
+        return value, tape.gradient(value, args[-1])
+
+    return run
+
+
 def median_seconds(fn, repeats=20, warmup=3):
     """Median wall time of `fn()` over `repeats` runs, after `warmup` untimed runs."""
     return compare({"fn": fn}, repeats, warmup)["fn"]

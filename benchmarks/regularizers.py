@@ -46,21 +46,12 @@ def main():
         "MaxNormPenalty": (keras_losses.MaxNormPenalty(), naive_max_norm, "naive sqrt"),
     }
 
-    def step(penalty):
-        def run(w):
-            with tf.GradientTape() as tape:
-                tape.watch(w)
-                value = penalty(w)
-            return value, tape.gradient(value, w)
-
-        return run
-
     harness.header(f"Penalty value and gradient on a {side} x {side} float32 kernel")
     rows = []
     for name, (ours, other, other_name) in pairs.items():
         for mode, jit in (("tf.function", False), ("xla", True)):
-            ours_fn = tf.function(step(ours), jit_compile=jit)
-            other_fn = tf.function(step(other), jit_compile=jit)
+            ours_fn = tf.function(harness.value_and_gradient(ours), jit_compile=jit)
+            other_fn = tf.function(harness.value_and_gradient(other), jit_compile=jit)
             times = harness.compare(
                 {"ours": lambda: ours_fn(kernel), "other": lambda: other_fn(kernel)}, args.repeats
             )
