@@ -67,3 +67,29 @@ def test_backend_error_messages():
         else:
             os.environ["KERAS_BACKEND"] = saved
     assert "KERAS_BACKEND is set to 'torch'" in message
+
+
+def _keras_requirement():
+    tomllib = __import__("pytest").importorskip("tomllib")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    from packaging.requirements import Requirement
+
+    (keras_req,) = [Requirement(d) for d in dependencies if Requirement(d).name == "keras"]
+    with open(os.path.join(root, "constraints", "ci.txt")) as f:
+        pinned = [line.split("==")[1].strip() for line in f if line.startswith("keras==")]
+    return keras_req, pinned
+
+
+def test_declared_keras_range_is_the_tested_one():
+    # keras_losses imports keras.src (private): the range must be closed, its floor
+    # the version CI pins, and the Keras running this test (the pinned one, or
+    # keras-nightly in its CI stage) must lie inside it.
+    import keras
+
+    keras_req, pinned = _keras_requirement()
+    bounds = {spec.operator: spec.version for spec in keras_req.specifier}
+    assert bounds.get(">=") == pinned[0], (keras_req, pinned)
+    assert "<" in bounds, f"{keras_req}: keras.src is imported, so the range needs a ceiling"
+    assert keras_req.specifier.contains(keras.__version__, prereleases=True), (keras.__version__, str(keras_req))
