@@ -21,9 +21,9 @@ own=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['pure
 # Appended after the venv's own site-packages: its keras comes first.
 echo "import site; site.addsitedir('$shared')" > "$own/zz_shared_venv.pth"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --pre \
-  "keras-nightly${KERAS_NIGHTLY:+==$KERAS_NIGHTLY}"
+  "keras-nightly${KERAS_NIGHTLY:+==$KERAS_NIGHTLY}" 2>&1 | { grep -v "^WARNING: Location" || true; }
 export PYTHONPATH=$PWD KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
-"$venv/bin/python" - <<'PY'
+"$venv/bin/python" - 2>&1 <<'PY' | { grep -v "^WARNING: All log messages before absl\|^[IW]0000 " || true; }
 import keras
 import keras_losses
 assert keras.__file__.startswith(__import__("sys").prefix), f"keras from {keras.__file__}, not keras-nightly"
