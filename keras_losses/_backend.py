@@ -229,8 +229,9 @@ def row_parts(gradient):
         import torch
 
         if isinstance(gradient, torch.Tensor) and gradient.is_sparse:
-            gradient = gradient.coalesce()
-            return gradient.indices()[0], gradient.values()
+            if gradient.is_coalesced():
+                return gradient.indices()[0], gradient.values()
+            return gradient._indices()[0], gradient._values()  # repeats: `unique_rows` sums them
     return None
 
 
@@ -245,7 +246,7 @@ def row_sparse(rows, values, dense_shape):
     if backend == "torch":
         import torch
 
-        return torch.sparse_coo_tensor(rows.reshape(1, -1), values, dense_shape)
+        return torch.sparse_coo_tensor(rows.reshape(1, -1), values, dense_shape, check_invariants=False)
     return RowSparse(rows, values, dense_shape)
 
 
@@ -268,7 +269,7 @@ def unique_rows(indices, values, num_rows):
         import torch
 
         size = (num_rows,) + tuple(values.shape[1:])
-        total = torch.sparse_coo_tensor(indices.reshape(1, -1), values, size).coalesce()
+        total = torch.sparse_coo_tensor(indices.reshape(1, -1), values, size, check_invariants=False).coalesce()
         return total.indices()[0], total.values()
     if backend == "jax":
         import jax
@@ -380,7 +381,7 @@ def _torch_sparse_gather(table, indices):
             (indices,) = ctx.saved_tensors
             shape = tuple(ctx.table_shape)
             values = grad.reshape((-1,) + shape[1:])
-            return torch.sparse_coo_tensor(indices.reshape(1, -1), values, shape), None
+            return torch.sparse_coo_tensor(indices.reshape(1, -1), values, shape, check_invariants=False), None
 
     return SparseGather.apply(table, torch.as_tensor(indices).long())
 
@@ -424,11 +425,17 @@ def install_sparse_train_step(model):
     original = type(model).train_step.__get__(model)
     if backend == "torch":
 
+        import torch
+
+        @torch.compiler.disable  # under `jit_compile=True`: torch.compile has no sparse gradients
+        def sparse_step(data):
+            with _RowCapture("torch", _row_tables(model)):
+                return original(data)
+
         def train_step(data):
             if _row_mode(model.optimizer) is None:
                 return original(data)
-            with _RowCapture("torch", _row_tables(model)):
-                return original(data)
+            return sparse_step(data)
 
     elif backend == "jax":
 
@@ -461,9 +468,13 @@ def _jax_sparse_train_step(model, original, state, data):
                 training=True, optimizer_variables=optimizer_values,
             )
 
-    # Trace once, without running it, to learn which tables are gathered and how.
+    # Trace once, without running it, to learn which tables are gathered and how
+    # (under `jit` this costs tracing time only, not step time).
     recorder = _RowCapture("record", _row_tables(model))
-    jax.eval_shape(lambda values: forward(values, recorder)[0], trainable)
+    if any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(state)):
+        jax.eval_shape(lambda values: forward(values, recorder)[0], trainable)
+    else:  # run eagerly (`jit_compile=False`): eager checks need concrete values
+        forward(trainable, recorder)
     gathered = {id(v) for v, _ in recorder.gathers}
     if not gathered:
         return original(state, data)
