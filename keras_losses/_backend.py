@@ -316,7 +316,10 @@ def scatter_rows(optimizer, variable, rows, new_rows):
     elif backend == "jax":
         variable.assign(variable.value.at[rows].set(new_rows, mode="drop"))
     else:
-        variable.value.index_copy_(0, rows, new_rows.to(variable.value.dtype))
+        import torch
+
+        with torch.no_grad():  # the trainer applies under no_grad; a direct `apply` may not
+            variable.value.index_copy_(0, rows, new_rows.to(variable.value.dtype))
 
 
 _ROW_CAPTURES = []  # the active `_RowCapture`s (innermost last)
