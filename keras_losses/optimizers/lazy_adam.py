@@ -64,7 +64,7 @@ class LazyAdam(keras.optimizers.Optimizer):
     >>> optimizer = LazyAdam(learning_rate=0.1)
     >>> optimizer.build([table])
     >>> optimizer.apply([np.ones((4, 2), "float32")], [table])  # dense: as Adam
-    >>> np.round(keras.ops.convert_to_numpy(table), 4).tolist()
+    >>> np.round(keras.ops.convert_to_numpy(table).astype("float64"), 4).tolist()
     [[0.9, 0.9], [0.9, 0.9], [0.9, 0.9], [0.9, 0.9]]
 
     References:
