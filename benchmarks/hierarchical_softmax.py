@@ -15,18 +15,40 @@ Goals with SGD (best mode of each): the fast path at least 10x faster than the f
 softmax at 10k, 50x at 100k, 300x at 1M; the fast step at most 1.6x slower at 1M
 than at 10k; at 100k at least as fast as sampled softmax.
 
-    python benchmarks/hierarchical_softmax.py [--quick] [--repeats N] [--plot FILE]
+    python benchmarks/hierarchical_softmax.py --tf-modes [--quick] [--repeats N] [--plot FILE]
 
-Prints the table and saves a plot of step time against V (benchmarks/
+prints that table and saves a plot of step time against V (benchmarks/
 hierarchical_softmax.png by default). `--quick` uses V = 1k, 3k and 10k and skips the plot.
+
+Without `--tf-modes` (the default) it compares the backends: TensorFlow, JAX and
+PyTorch, each in its own process, a `model.train_on_batch` step (Keras's compiled
+training step: XLA on TensorFlow, `jax.jit` on JAX, eager on PyTorch) of
+
+    fast SGD     HierarchicalSoftmax(Tree.balanced(V))([hidden, labels]) in a model
+                 passed to keras_losses.optimizers.sparse_updates, SGD(0.1)
+    fast lazy    the same with keras_losses.optimizers.LazyAdam(1e-3)
+    fast Adam    the same with keras.optimizers.Adam (dense moments: for contrast)
+    full SGD     Dense(V) + SparseCategoricalCrossentropy(from_logits=True), SGD(0.1)
+
+at V = 10k and 1M (batch 256, d = 256). Goals per backend: the fast step with SGD
+and with LazyAdam grows at most 1.6x from 10k to 1M; LazyAdam at most 3x SGD at
+every V; at 1M the fast SGD step at least 300x faster than the full-softmax step.
+
+    python benchmarks/hierarchical_softmax.py [--quick] [--repeats N] [--backends tensorflow,jax,torch]
+
+`--quick` uses V = 1k and 10k.
 """
 
 import gc
+import json
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if "--worker" in sys.argv:  # a backend's own process: its backend before keras is imported
+    os.environ["KERAS_BACKEND"] = sys.argv[sys.argv.index("--worker") + 1]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import harness  # noqa: E402
@@ -121,7 +143,15 @@ def main():
     args = harness.arguments(
         __doc__.splitlines()[0],
         plot={"default": None, "help": f"where to save the plot (default {DEFAULT_PLOT}; none with --quick)"},
+        tf_modes={"action": "store_true", "help": "the TensorFlow comparison of modes and sampled softmax"},
+        backends={"default": "tensorflow,jax,torch", "help": "backends to compare, comma-separated"},
+        worker={"default": None, "help": "internal: measure in this process, on this backend"},
+        sizes={"default": None, "help": "internal: the sizes a worker measures, comma-separated"},
     )
+    if args.worker:
+        return backend_worker(args)
+    if not args.tf_modes:
+        return compare_backends(args)
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
@@ -205,6 +235,110 @@ def main():
     if plot:
         _plot(times, sizes, plot)
         print(f"# plot saved to {plot}")
+
+
+# -- the backend axis -----------------------------------------------------------------
+
+FAST = {"fast SGD": "sgd", "fast lazy": "lazy", "fast Adam": "adam"}
+
+
+def _train_step(num_classes, method):
+    """`run()`: one `train_on_batch` of a compiled model, on fixed data."""
+    backend = keras.backend.backend()
+    hidden = keras.Input((UNITS,))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    y = rng.integers(0, num_classes, BATCH).astype("int32")
+    if method in FAST:
+        labels = keras.Input((), dtype="int32")
+        layer = keras_losses.HierarchicalSoftmax(keras_losses.Tree.balanced(num_classes))
+        model = keras_losses.optimizers.sparse_updates(keras.Model([hidden, labels], layer([hidden, labels])))
+        optimizer = {
+            "sgd": lambda: keras.optimizers.SGD(0.1),
+            "lazy": lambda: keras_losses.optimizers.LazyAdam(1e-3),
+            "adam": lambda: keras.optimizers.Adam(1e-3),
+        }[FAST[method]]()
+        loss = keras_losses.HierarchicalSoftmaxLoss(from_path_logits=True)
+        inputs = [x, y]
+    else:
+        model = keras.Model(hidden, keras.layers.Dense(num_classes, kernel_initializer="zeros")(hidden))
+        optimizer = keras.optimizers.SGD(0.1)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        inputs = x
+    model.compile(optimizer, loss, jit_compile=backend != "torch")
+    return lambda: model.train_on_batch(inputs, y)
+
+
+def backend_worker(args):
+    """Measures every method at each size on this process's backend; prints JSON lines."""
+    sizes = [int(v) for v in args.sizes.split(",")]
+    fast = {(method, size): _train_step(size, method) for method in ("fast SGD", "fast lazy") for size in sizes}
+    times = harness.compare(fast, args.repeats, warmup=3)
+    for size in sizes:  # steps of O(V * d): each alone, fewer repeats at large V
+        slow_repeats = max(2, args.repeats // (1 if size <= 10_000 else 10))
+        for method in ("fast Adam", "full SGD"):
+            step = _train_step(size, method)
+            times[(method, size)] = harness.compare({"step": step}, slow_repeats, warmup=2)["step"]
+            del step
+            gc.collect()
+    for (method, size), seconds in times.items():
+        print(json.dumps({"backend": keras.backend.backend(), "method": method, "V": size, "ms": seconds * 1e3}))
+
+
+def compare_backends(args):
+    sizes = (1000, 10_000) if args.quick else (10_000, 1_000_000)
+    harness.header(
+        f"model.train_on_batch, batch {BATCH}, d = {UNITS}: hierarchical softmax fast path "
+        "(sparse_updates) with SGD / LazyAdam / Adam vs a full softmax, one process per backend"
+    )
+    results = {}
+    for backend in args.backends.split(","):
+        command = [
+            sys.executable, os.path.abspath(__file__), "--worker", backend, "--repeats", str(args.repeats),
+            "--sizes", ",".join(str(v) for v in sizes),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode or not lines:
+            print(f"# {backend}: failed\n{done.stderr[-2000:]}")
+            continue
+        for line in lines:
+            results[(backend, line["method"], line["V"])] = line["ms"]
+        print(f"# {backend}: measured", flush=True)
+    rows, goals = [], []
+    small, large = sizes[0], sizes[-1]
+    for backend in args.backends.split(","):
+        if (backend, "fast SGD", small) not in results:
+            continue
+        get = lambda method, size: results[(backend, method, size)]  # noqa: E731
+        for size in sizes:
+            rows.append(
+                {
+                    "backend": backend,
+                    "V": size,
+                    "fast SGD ms": get("fast SGD", size),
+                    "fast LazyAdam ms": get("fast lazy", size),
+                    "fast Adam ms": get("fast Adam", size),
+                    "full SGD ms": get("full SGD", size),
+                    "LazyAdam / SGD": get("fast lazy", size) / get("fast SGD", size),
+                    "full / fast SGD": get("full SGD", size) / get("fast SGD", size),
+                }
+            )
+        goals += [
+            (f"{backend}: fast SGD at V={large} / at V={small}", get("fast SGD", large) / get("fast SGD", small), "<=", 1.6),
+            (f"{backend}: fast LazyAdam at V={large} / at V={small}", get("fast lazy", large) / get("fast lazy", small), "<=", 1.6),
+            *[
+                (f"{backend}: LazyAdam / SGD at V={size}", get("fast lazy", size) / get("fast SGD", size), "<=", 3)
+                for size in sizes
+            ],
+            (f"{backend}: full / fast SGD at V={large}", get("full SGD", large) / get("fast SGD", large), ">=", 300),
+        ]
+    if rows:
+        harness.table(rows, list(rows[0]))
+    print("goals (quick sizes are smaller than the goals' 10k / 1M):" if args.quick else "goals:")
+    for name, value, op, target in goals:
+        met = value >= target if op == ">=" else value <= target
+        print(f"  {name}: {value:.3g} ({op} {target}) {'met' if met else 'NOT met'}")
 
 
 def _plot(times, sizes, path):

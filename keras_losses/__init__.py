@@ -59,3 +59,5 @@ from keras_losses.regularizers import L2
 from keras_losses.regularizers import LogRegularizationLoss
 from keras_losses.regularizers import MaxNormPenalty
 from keras_losses.trees import Tree
+from keras_losses import optimizers
+from keras_losses.optimizers import LazyAdam

@@ -157,4 +157,395 @@ def take_rows(variable, indices):
         value = variable.value if isinstance(variable, keras.Variable) else variable
         if isinstance(value, tf.Variable):
             return tf.gather(value, indices)
+    capture = _row_capture()
+    if capture is not None and not isinstance(indices, keras.KerasTensor):
+        rows = capture.take(variable, indices)
+        if rows is not None:
+            return rows
     return keras.ops.take(variable, indices, axis=0)
+
+
+# -- row-sparse training (keras_losses.optimizers) ----------------------------------
+#
+# A step of the hierarchical softmax's fast path (or of an embedding lookup) reads a
+# few hundred rows of a table with a million. Its gradient is non-zero in those rows
+# only, and an optimizer that knows which rows they are can update them alone. Each
+# backend hands that gradient over differently:
+#
+# - TensorFlow: `tf.gather` on a variable has a `tf.IndexedSlices` gradient, and
+#   Keras's TF trainer passes it to the optimizer as it is. Nothing else is needed.
+# - PyTorch: a gather whose backward returns a sparse COO tensor (as
+#   `torch.nn.functional.embedding(..., sparse=True)` does); the trainer reads it from
+#   `variable.value.grad`. Only inside `sparse_updates`, where the optimizer is known
+#   to take it: Keras's dense Adam would square a sparse gradient before summing its
+#   repeated rows.
+# - JAX: the trainer differentiates with respect to whole variables, so the gradient
+#   of a gather is a dense `(V, d)` array. `sparse_updates` replaces the train step:
+#   the tables read by `take_rows` are held constant, a zero "perturbation" is added
+#   to each gathered block, and the gradient with respect to those perturbations is
+#   the gradient of the rows (`RowSparse`).
+
+
+class RowSparse:
+    """A gradient that is zero outside some rows: `values[i]` belongs to row `indices[i]`.
+
+    Rows may repeat (their values add up). The JAX counterpart of `tf.IndexedSlices`
+    and of a sparse COO tensor in PyTorch, made by `sparse_updates`'s train step.
+    """
+
+    def __init__(self, indices, values, dense_shape):
+        self.indices = indices
+        self.values = values
+        self.dense_shape = tuple(dense_shape)
+
+    @property
+    def shape(self):
+        return self.dense_shape
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def __truediv__(self, scale):  # loss-scale unscaling in `Optimizer.apply`
+        return RowSparse(self.indices, self.values / scale, self.dense_shape)
+
+    def __mul__(self, scale):
+        return RowSparse(self.indices, self.values * scale, self.dense_shape)
+
+    __rmul__ = __mul__
+
+
+def row_parts(gradient):
+    """`(indices, values)` of a row-sparse gradient (any backend's form), else `None`."""
+    if isinstance(gradient, RowSparse):
+        return gradient.indices, gradient.values
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return gradient.indices, gradient.values
+    elif backend == "torch":
+        import torch
+
+        if isinstance(gradient, torch.Tensor) and gradient.is_sparse:
+            if gradient.is_coalesced():
+                return gradient.indices()[0], gradient.values()
+            return gradient._indices()[0], gradient._values()  # repeats: `unique_rows` sums them
+    return None
+
+
+def row_sparse(rows, values, dense_shape):
+    """A row-sparse gradient in the active backend's own form (see `row_parts`)."""
+    backend = name()
+    dense_shape = tuple(int(n) for n in dense_shape)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.IndexedSlices(values, rows, tf.constant(dense_shape, rows.dtype))
+    if backend == "torch":
+        import torch
+
+        return torch.sparse_coo_tensor(rows.reshape(1, -1), values, dense_shape, check_invariants=False)
+    return RowSparse(rows, values, dense_shape)
+
+
+def unique_rows(indices, values, num_rows):
+    """Sums the values of repeated rows.
+
+    Returns:
+        `(rows, sums)`: each row once, with the sum of its values. On TensorFlow and
+        PyTorch `rows` has as many entries as there are distinct rows; on JAX (static
+        shapes) as many as `indices`, the extra entries being `num_rows` (out of range:
+        gathers clip them, scatters drop them) with zero sums.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        rows, position = tf.unique(tf.reshape(indices, [-1]))
+        return rows, tf.math.unsorted_segment_sum(values, position, tf.shape(rows)[0])
+    if backend == "torch":
+        import torch
+
+        size = (num_rows,) + tuple(values.shape[1:])
+        total = torch.sparse_coo_tensor(indices.reshape(1, -1), values, size, check_invariants=False).coalesce()
+        return total.indices()[0], total.values()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        indices = jnp.reshape(indices, (-1,))
+        count = indices.shape[0]
+        rows, position = jnp.unique(
+            indices, return_inverse=True, size=count, fill_value=num_rows
+        )
+        sums = jax.ops.segment_sum(values, jnp.reshape(position, (-1,)), num_segments=count)
+        return rows, sums
+    raise ValueError(f"Row-sparse updates are not supported on the {backend!r} backend.")
+
+
+def gather_rows(variable, rows):
+    """`variable[rows]`, reading only those rows (out-of-range rows clipped on JAX)."""
+    backend = name()
+    value = variable.value if isinstance(variable, keras.Variable) else variable
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gather(value, rows)
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp.take(value, rows, axis=0, mode="clip")
+    return value[rows]
+
+
+def scatter_rows(optimizer, variable, rows, new_rows):
+    """Sets `variable[rows] = new_rows` in place, touching only those rows.
+
+    `rows` are distinct (`unique_rows`). TensorFlow: a `ResourceScatterUpdate` (through
+    the optimizer, which knows the distribution strategy); JAX: `.at[rows].set`, in
+    place once the train step donates its state, with out-of-range rows dropped;
+    PyTorch: `index_copy_`.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        optimizer.assign(variable, tf.IndexedSlices(new_rows, rows, tf.shape(new_rows, out_type=rows.dtype)))
+    elif backend == "jax":
+        variable.assign(variable.value.at[rows].set(new_rows, mode="drop"))
+    else:
+        import torch
+
+        with torch.no_grad():  # the trainer applies under no_grad; a direct `apply` may not
+            variable.value.index_copy_(0, rows, new_rows.to(variable.value.dtype))
+
+
+_ROW_CAPTURES = []  # the active `_RowCapture`s (innermost last)
+
+
+def _row_capture():
+    return _ROW_CAPTURES[-1] if _ROW_CAPTURES else None
+
+
+class _RowCapture:
+    """What `take_rows` does to the tables of a `sparse_updates` train step.
+
+    `mode` is "record" (JAX: note each gather of a table and its shape), "perturb"
+    (JAX: add the next perturbation to each gather and note its indices) or "torch"
+    (gather with a sparse gradient). `tables` holds the ids of the variables concerned.
+    """
+
+    def __init__(self, mode, tables, perturbations=()):
+        self.mode = mode
+        self.tables = tables
+        self.perturbations = list(perturbations)
+        self.gathers = []  # record: (variable, rows); perturb: (variable, indices)
+
+    def __enter__(self):
+        _ROW_CAPTURES.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _ROW_CAPTURES.remove(self)
+
+    def take(self, variable, indices):
+        if not isinstance(variable, keras.Variable) or id(variable) not in self.tables:
+            return None
+        if self.mode == "torch":
+            return _torch_sparse_gather(variable.value, indices)
+        import jax.numpy as jnp
+
+        indices = jnp.asarray(indices)
+        rows = jnp.take(variable.value, indices, axis=0)
+        if self.mode == "record":
+            self.gathers.append((variable, rows))
+            return rows
+        perturbation = self.perturbations[len(self.gathers)]
+        self.gathers.append((variable, indices))
+        return rows + perturbation
+
+
+def _torch_sparse_gather(table, indices):
+    import torch
+
+    class SparseGather(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, table, indices):
+            ctx.save_for_backward(indices)
+            ctx.table_shape = table.shape
+            return torch.index_select(table, 0, indices.reshape(-1)).reshape(
+                tuple(indices.shape) + tuple(table.shape[1:])
+            )
+
+        @staticmethod
+        def backward(ctx, grad):
+            (indices,) = ctx.saved_tensors
+            shape = tuple(ctx.table_shape)
+            values = grad.reshape((-1,) + shape[1:])
+            return torch.sparse_coo_tensor(indices.reshape(1, -1), values, shape, check_invariants=False), None
+
+    return SparseGather.apply(table, torch.as_tensor(indices).long())
+
+
+def _row_mode(optimizer):
+    """How `sparse_updates` applies row gradients with `optimizer`: "lazy" (the
+    optimizer takes row-sparse gradients: `LazyAdam`), "sgd" (plain SGD: a scatter-add
+    of `-learning_rate * rows`), or `None` (dense, as Keras does)."""
+    if optimizer is None or getattr(optimizer, "gradient_accumulation_steps", None):
+        return None
+    if getattr(optimizer, "accepts_row_sparse_gradients", False):
+        return "lazy"
+    if (
+        isinstance(optimizer, keras.optimizers.SGD)
+        and type(optimizer).__name__ == "SGD"  # Keras's own (its torch twin has the name too)
+        and not optimizer.momentum
+        and optimizer.weight_decay is None
+        and optimizer.clipnorm is None
+        and optimizer.clipvalue is None
+        and optimizer.global_clipnorm is None
+    ):
+        return "sgd"
+    return None
+
+
+def _row_tables(model):
+    """The ids of the model's trainable float variables whose gradient may be row-sparse:
+    a regularizer reads the whole table, so a regularized table stays dense."""
+    return {
+        id(v)
+        for v in model.trainable_variables
+        if "float" in str(v.dtype) and getattr(v, "regularizer", None) is None
+    }
+
+
+def install_sparse_train_step(model):
+    """Replaces `model.train_step` on JAX and PyTorch (`keras_losses.optimizers.sparse_updates`)."""
+    backend = name()
+    if backend == "tensorflow":
+        return
+    original = type(model).train_step.__get__(model)
+    if backend == "torch":
+
+        import torch
+
+        @torch.compiler.disable  # under `jit_compile=True`: torch.compile has no sparse gradients
+        def sparse_step(data):
+            with _RowCapture("torch", _row_tables(model)):
+                return original(data)
+
+        def train_step(data):
+            if _row_mode(model.optimizer) is None:
+                return original(data)
+            return sparse_step(data)
+
+    elif backend == "jax":
+
+        def train_step(state, data):
+            if _row_mode(model.optimizer) is None:
+                return original(state, data)
+            return _jax_sparse_train_step(model, original, state, data)
+
+    else:
+        raise ValueError(f"Row-sparse updates are not supported on the {backend!r} backend.")
+    model.train_step = train_step
+    model.train_function = None  # made again with the new step on the next fit
+
+
+def _jax_sparse_train_step(model, original, state, data):
+    import warnings
+
+    import jax
+    import jax.numpy as jnp
+
+    trainable, non_trainable, optimizer_values, metrics_values = state
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    variables = model.trainable_variables
+    optimizer = model.optimizer
+
+    def forward(values, capture):
+        with capture:
+            return model.compute_loss_and_updates(
+                values, non_trainable, metrics_values, x, y, sample_weight,
+                training=True, optimizer_variables=optimizer_values,
+            )
+
+    # Trace once, without running it, to learn which tables are gathered and how
+    # (under `jit` this costs tracing time only, not step time).
+    recorder = _RowCapture("record", _row_tables(model))
+    if any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(state)):
+        jax.eval_shape(lambda values: forward(values, recorder)[0], trainable)
+    else:  # run eagerly (`jit_compile=False`): eager checks need concrete values
+        forward(trainable, recorder)
+    gathered = {id(v) for v, _ in recorder.gathers}
+    if not gathered:
+        return original(state, data)
+    positions = {id(v): i for i, v in enumerate(variables)}
+    dense = [i for i, v in enumerate(variables) if id(v) not in gathered]
+    zeros = [jnp.zeros(rows.shape, rows.dtype) for _, rows in recorder.gathers]
+
+    def loss_fn(dense_values, perturbations):
+        values = list(trainable)  # the tables: constants of this function
+        for i, value in zip(dense, dense_values):
+            values[i] = value
+        capture = _RowCapture("perturb", gathered, perturbations)
+        loss, aux = forward(values, capture)
+        return loss, (aux, [indices for _, indices in capture.gathers])
+
+    (_, (aux, indices)), (dense_grads, row_grads) = jax.value_and_grad(
+        loss_fn, argnums=(0, 1), has_aux=True
+    )([trainable[i] for i in dense], zeros)
+    unscaled_loss, y_pred, non_trainable, metrics_values = aux
+
+    grads = [None] * len(variables)
+    for i, grad in zip(dense, dense_grads):
+        grads[i] = grad
+    pieces = {}
+    for (variable, _), ids, grad in zip(recorder.gathers, indices, row_grads):
+        shape = tuple(variable.shape)
+        pieces.setdefault(id(variable), []).append(
+            (jnp.reshape(ids, (-1,)), jnp.reshape(grad, (-1,) + shape[1:]))
+        )
+    for key, parts in pieces.items():
+        variable = variables[positions[key]]
+        grads[positions[key]] = RowSparse(
+            jnp.concatenate([p[0] for p in parts]),
+            jnp.concatenate([p[1] for p in parts]),
+            variable.shape,
+        )
+
+    mapping = list(zip(variables, trainable)) + list(zip(optimizer.variables, optimizer_values))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        if _row_mode(optimizer) == "lazy":
+            optimizer.apply(grads, variables)
+        else:  # plain SGD: the rows here, everything else through the optimizer
+            learning_rate = optimizer.learning_rate
+            others = []
+            for variable, grad in zip(variables, grads):
+                if isinstance(grad, RowSparse):
+                    values = grad.values
+                    if optimizer.loss_scale_factor is not None:
+                        values = values / optimizer.loss_scale_factor
+                    step = jnp.asarray(learning_rate, variable.dtype) * values.astype(variable.dtype)
+                    variable.assign(variable.value.at[grad.indices].add(-step, mode="drop"))
+                else:
+                    others.append((grad, variable))
+            if others:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    optimizer.apply([g for g, _ in others], [v for _, v in others])
+            else:
+                optimizer.iterations.assign_add(1)
+    trainable = [
+        value if (new := scope.get_current_value(v)) is None else new
+        for v, value in zip(variables, trainable)
+    ]
+    optimizer_values = [
+        value if (new := scope.get_current_value(v)) is None else new
+        for v, value in zip(optimizer.variables, optimizer_values)
+    ]
+    logs, metrics_values = model._update_metrics_variables(
+        metrics_values, unscaled_loss, x, y, y_pred, sample_weight
+    )
+    return logs, (trainable, non_trainable, optimizer_values, metrics_values)

@@ -15,7 +15,8 @@ from keras_losses.testing import catalog
 from keras_losses.testing import roundtrip
 
 ENTRIES = {entry.name: entry for entry in catalog.ENTRIES}
-KERAS_BASES = (keras.losses.Loss, keras.layers.Layer, keras.regularizers.Regularizer, keras.initializers.Initializer)
+KERAS_BASES = (keras.losses.Loss, keras.layers.Layer, keras.regularizers.Regularizer, keras.initializers.Initializer,
+               keras.optimizers.Optimizer)
 
 
 def exported_classes():

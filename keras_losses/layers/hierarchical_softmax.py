@@ -89,6 +89,8 @@ class HierarchicalSoftmax(keras.layers.Layer):
     `HierarchicalSoftmaxLoss(from_path_logits=True)`. Its cost per example is about
     `d * depth`, no tensor with `num_classes` columns is built, and on TensorFlow
     the kernel's gradient is an `IndexedSlices`, so SGD updates only the rows used.
+    On JAX and PyTorch pass the model to `keras_losses.optimizers.sparse_updates`
+    for the same; `keras_losses.optimizers.LazyAdam` is the row-sparse Adam.
     A label outside `[0, num_classes)` (an ignored class such as -1) gets an
     all-masked row: the loss gives it zero with `ignore_class`, NaN otherwise.
 
@@ -113,7 +115,9 @@ class HierarchicalSoftmax(keras.layers.Layer):
             word2vec does.
         kernel_regularizer: optional regularizer of the kernel. It is computed on
             the whole kernel, `O(num_nodes * d)` every step, which can cost more
-            than the fast path itself for large trees.
+            than the fast path itself for large trees; its gradient is dense, so
+            the kernel's update is `O(num_nodes * d)` too (`sparse_updates` leaves
+            a regularized table to the dense step).
 
     Example:
 

@@ -275,6 +275,13 @@ ENTRIES = [
         lambda initializer: _prior_head(initializer),
         with_targets(binary),
     ),
+    # -- optimizers -------------------------------------------------------------------
+    Entry(
+        "LazyAdam",
+        lambda: keras_losses.LazyAdam(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-6, clipnorm=1.0),
+        lambda optimizer: lazy_adam_model(optimizer),
+        labels_as_input(5),
+    ),
 ]
 
 
@@ -302,6 +309,18 @@ def _prior_head(initializer):
     )
     model.compile(optimizer="sgd", loss=keras_losses.BinaryFocalLoss(from_logits=True))
     return model
+
+
+def lazy_adam_model(optimizer):
+    """The fast path with row-sparse updates (`sparse_updates`), compiled with `optimizer`."""
+    features_in = keras.Input((INPUT_DIM,))
+    labels_in = keras.Input((), dtype="int32")
+    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    layer = keras_losses.HierarchicalSoftmax(keras_losses.Tree.balanced(5))
+    model = keras_losses.optimizers.sparse_updates(keras.Model([features_in, labels_in], layer([hidden, labels_in])))
+    model.compile(optimizer=optimizer, loss=keras_losses.HierarchicalSoftmaxLoss(from_path_logits=True))
+    return model
+
 
 
 def by_name():

@@ -223,9 +223,11 @@ assert mean_path["huffman"] < mean_path["balanced"] <= np.ceil(np.log2(V))
 #
 # - The tree models use plain **SGD**. With the fast path, the gradients of the
 #   embedding table and of the tree's kernel are sparse (`IndexedSlices` on
-#   TensorFlow), and SGD updates only the rows a batch used. An optimizer with
-#   per-weight state (Adam, momentum) or a kernel regularizer would touch all $V$
-#   rows at every step again and throw the saving away (see `docs/hierarchical.md`).
+#   TensorFlow), and SGD updates only the rows a batch used. Keras's Adam, momentum
+#   or a kernel regularizer would touch all $V$ rows at every step again and throw the
+#   saving away; `keras_losses.optimizers.LazyAdam` keeps Adam's step to the rows used
+#   (with `keras_losses.optimizers.sparse_updates(model)` on JAX and PyTorch; see
+#   `docs/hierarchical.md`). SGD trained these small models well, so they keep it.
 #   Their learning rate is the largest of the sweep that did not diverge.
 # - The full softmax uses **Adam**, which beat plain SGD at every learning rate we
 #   tried. Its step touches every row anyway, so Adam's extra work per weight costs it
@@ -667,7 +669,8 @@ if not FAST:
 #   `HierarchicalSoftmaxLoss(from_path_logits=True)`, and an **inference model** (the
 #   encoder) that shares the layers; the output layer's `log_probs` and `top_k` do the
 #   predicting.
-# - Train it with plain SGD (sparse updates of the rows used), without a kernel
+# - Train it with plain SGD or `LazyAdam` (both update only the rows used; on JAX and
+#   PyTorch add `keras_losses.optimizers.sparse_updates(model)`), without a kernel
 #   regularizer, and with `jit_compile=True` on a CPU.
 # - Per step, a full softmax learns more; per second, at tens of thousands of classes,
 #   the tree is far ahead: its steps are many times cheaper (section 4), it reaches the
