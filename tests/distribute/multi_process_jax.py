@@ -24,12 +24,19 @@ import dataclasses
 import json
 import os
 import sys
+import threading
 from typing import Callable
 
 PORT, INDEX, OUT = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 DIE_AFTER_INITIALIZE = "--die-after-initialize" in sys.argv[4:]
 NUM_PROCESSES = 1 if PORT == "-" else 2
 LOCAL_DEVICES = 1 if PORT == "-" else 2
+
+# A process left behind (its parent killed hard) ends itself after this many seconds.
+DEADLINE = float(os.environ.get("MULTI_PROCESS_JAX_DEADLINE", "600"))
+_watchdog = threading.Timer(DEADLINE, os._exit, args=(124,))
+_watchdog.daemon = True  # never keeps a finished process alive
+_watchdog.start()
 
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={LOCAL_DEVICES}"
