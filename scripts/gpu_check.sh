@@ -112,9 +112,11 @@ for backend in tensorflow jax torch; do
     [ -z "$python" ] && status=1
     continue
   fi
-  if ! device=$(device_of "$py" "$backend"); then
+  if ! device=$(device_of "$py" "$backend" 2>"$out/.device.err"); then
+    tail -20 "$out/.device.err"; rm -f "$out/.device.err"
     summary+=("$backend: could not start, skipped"); status=1; continue
   fi
+  rm -f "$out/.device.err"
   if [ -n "$gpu" ] && [ "$device" = cpu ]; then
     echo "WARNING: nvidia-smi lists $gpu but $backend sees no GPU (a CPU build, or CUDA libraries missing)" >&2
     summary+=("$backend: sees no GPU although nvidia-smi lists one"); status=1
