@@ -15,9 +15,10 @@ training, and `<case>/loss`) and prints one JSON line per case.
 
 A case is a function decorated with `@case(...)`: it builds and compiles its model
 (under whatever distribution is current) and returns it with the global training
-data. Adding a loss family is one more such function; see `hierarchical_softmax`
-for one whose model takes the labels as an input, `contrastive` for one whose loss
-depends on the whole batch.
+data. Adding a loss family is one more such function (and its name in `CASES` of
+the test); see `hierarchical_softmax` for one whose model takes the labels as an
+input, `clip` for one whose loss depends on the whole batch, and
+`hierarchical_softmax_model_parallel` for a kernel sharded with a layout map.
 """
 
 import dataclasses
