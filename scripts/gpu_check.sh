@@ -5,6 +5,7 @@
 #   bash scripts/gpu_check.sh --quick          # verify --quick: the main cases, float32 and float16
 #   bash scripts/gpu_check.sh --python PY      # use PY for every backend, install nothing
 #   bash scripts/gpu_check.sh --out DIR        # write the reports to DIR (default docs/verification)
+#   bash scripts/gpu_check.sh --backends jax,torch   # only these (default tensorflow,jax,torch)
 #
 # For each backend (tensorflow, jax, torch) it makes a venv .venv-check/<backend> with
 # keras-losses and that backend at the versions CI tests (constraints/ci.txt), in its
@@ -24,12 +25,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-quick="" python="" out=docs/verification
+quick="" python="" out=docs/verification backends="tensorflow jax torch"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick="--quick" ;;
     --python) python=$2; shift ;;
     --out) out=$2; shift ;;
+    --backends) backends=${2//,/ }; shift ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -102,7 +104,7 @@ benchmarks_of() {
 
 status=0
 summary=()
-for backend in tensorflow jax torch; do
+for backend in $backends; do
   echo "==> $backend: setting up"
   if ! py=$(python_for "$backend"); then
     summary+=("$backend: not installed (pip failed), skipped"); status=1; continue
