@@ -10,8 +10,10 @@
 # For each backend (tensorflow, jax, torch) it makes a venv .venv-check/<backend> with
 # keras-losses and that backend at the versions CI tests (constraints/ci.txt), in its
 # CUDA build when `nvidia-smi` lists a GPU (tensorflow[and-cuda], jax[cuda12], the
-# PyPI torch wheel) and its CPU build otherwise. One venv per backend: their CUDA
-# libraries need not agree. A backend that cannot be installed is reported and skipped.
+# PyPI torch wheel) and its CPU build otherwise, plus PyTorch for the verification's
+# torch references (the CPU build beside a CUDA backend). One venv per backend:
+# their CUDA libraries need not agree. A backend that cannot be installed is
+# reported and skipped.
 # Then, per backend:
 #   python -m keras_losses.verify --report DIR/<device>-<backend>.md
 # where <device> is the accelerator the backend itself sees ("nvidia-h200"), or "cpu";
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --python) python=$2; shift ;;
     --out) out=$2; shift ;;
     --backends) backends=${2//,/ }; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -56,6 +58,19 @@ package_of() {
   fi
 }
 
+# pip, quiet on success; its output on failure.
+pip_install() {
+  local py=$1 log
+  shift
+  log=$(mktemp)
+  if ! "$py" -m pip install --quiet --disable-pip-version-check -c constraints/ci.txt "$@" >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" | tail -30 >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
 # The Python of one backend: --python, or its own venv (made once, then reused).
 python_for() {
   local backend=$1
@@ -64,9 +79,14 @@ python_for() {
   if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv" >&2 || return 1
   fi
-  # The test extra brings what the references compare with (scipy) and the harness.
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints/ci.txt \
-    -e ".[test]" "$(package_of "$backend")" >&2 || return 1
+  pip_install "$venv/bin/python" -e . "$(package_of "$backend")" || return 1
+  if [ "$backend" != torch ]; then
+    # Some references of the verification are PyTorch's, on every backend; on the
+    # CPU build they need no CUDA libraries beside this backend's.
+    if [ -z "$gpu" ] || ! pip_install "$venv/bin/python" --index-url https://download.pytorch.org/whl/cpu torch; then
+      pip_install "$venv/bin/python" torch || return 1
+    fi
+  fi
   echo "$root/$venv/bin/python"
 }
 
