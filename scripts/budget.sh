@@ -19,5 +19,5 @@ budget_report() {
   echo
   echo "Time budget per stage:"
   printf '  %s\n' "${_budget_lines[@]}"
-  echo "  total: $(( $(date +%s) - _budget_start )) s"
+  echo "  total: $(( $(date +%s) - _budget_start )) s (CI budget for all of .ci/run: 1800 s)"
 }

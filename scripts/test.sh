@@ -2,13 +2,9 @@
 # Sets everything up (.venv, editable install with the three backends and the test,
 # tutorial and docs tools) and runs the whole test suite:
 #   - TensorFlow, the reference backend: every test and the docstring examples;
-#   - JAX: reference equality under jax.jit (values and gradients of every object,
-#     every dtype) and saving and loading. Eager JAX compiles every operation again
-#     for each new shape and dtype, which makes it the costliest mode of the suite;
-#     its reference equality runs in the verification command
-#     (docs/verification/cpu-jax.md). The rest (layers, argument checks, configs,
-#     training demos) is covered by the TensorFlow and PyTorch runs here, and runs
-#     on JAX with `KERAS_BACKEND=jax pytest tests`;
+#   - JAX: every test (`KERAS_BACKEND=jax pytest tests`), including the two-process
+#     training check (tests/distribute/test_multi_process_jax.py: 2 JAX processes on
+#     127.0.0.1, 4 CPU devices, DataParallel and ModelParallel with fit);
 #   - PyTorch: every test;
 #   - every script in examples/, every tutorial in its fast mode, and the docs site
 #     built with warnings as errors;
@@ -26,8 +22,7 @@ status=0
 stage "set up .venv" 240 bash scripts/setup.sh test,tutorials,docs || exit 1
 stage "tests + doctests (tensorflow)" 330 env KERAS_BACKEND=tensorflow \
   $py -m pytest $workers tests keras_losses --doctest-modules || status=1
-stage "tests (jax)" 120 env KERAS_BACKEND=jax \
-  $py -m pytest $workers tests -q -k "(reference_equality and not eager) or serialization" || status=1
+stage "tests (jax)" 420 env KERAS_BACKEND=jax $py -m pytest $workers tests -q || status=1
 stage "tests (torch)" 90 env KERAS_BACKEND=torch $py -m pytest $workers tests -q || status=1
 stage "examples + tutorials (fast mode)" 180 bash -c '
   log=$(mktemp)
