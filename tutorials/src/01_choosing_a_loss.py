@@ -377,7 +377,7 @@ def attributes(labels):
 
 
 a_train, a_test = attributes(y_train), attributes(y_test)
-print("share of digits with each attribute:", dict(zip(ATTRIBUTES, a_train.mean(0).round(2))))
+print("share of digits with each attribute:", ", ".join(f"{a} {v:.0%}" for a, v in zip(ATTRIBUTES, a_train.mean(0))))
 attribute_losses = {
     "hinge": keras_losses.Hinge(),
     "focal (gamma 2)": keras_losses.BinaryFocalLoss(from_logits=True, alpha=None),
@@ -393,7 +393,7 @@ for name, loss in attribute_losses.items():
     attribute_accuracy[name] = np.mean((attribute_scores[name] > 0) == (a_test > 0), axis=0)
     print(f"{name:21s}", "  ".join(f"{a}: {acc:.3f}" for a, acc in zip(ATTRIBUTES, attribute_accuracy[name])))
 spread = np.ptp(np.stack(list(attribute_accuracy.values())), axis=0)
-print("largest gap between the losses, per attribute:", dict(zip(ATTRIBUTES, spread.round(3))))
+print("largest gap between the losses, per attribute:", ", ".join(f"{a} {v:.3f}" for a, v in zip(ATTRIBUTES, spread)))
 if not FAST:  # the claims of the text below
     assert min(float(acc.min()) for acc in attribute_accuracy.values()) > 0.8, attribute_accuracy
     assert spread.max() < 0.05, spread
