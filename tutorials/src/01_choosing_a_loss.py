@@ -360,7 +360,7 @@ assert np.allclose(numeric, 1 / (1 + np.exp(-f[0])) - y[0], atol=1e-3)
 # %% [markdown]
 # The task: three attributes of each handwritten digit, from the digits data set
 # above. **Even** (0, 2, 4, 6, 8), **greater than 4** and **has a closed loop**
-# (0, 6, 8, 9; we count the 4 as open, as most of these are written). An 8 has all
+# (0, 6, 8, 9; we count the 4 as open, a choice: it is written both ways). An 8 has all
 # three, a 7 none, a 6 is even and looped and greater than 4. The same linear model,
 # `Dense(3)` on the 64 pixels, is trained with each binary loss; each attribute is
 # predicted present when its score is positive. `keras_losses.Hinge` takes the
