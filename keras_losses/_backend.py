@@ -6,6 +6,8 @@ collectives under `tf.distribute`) lives here, so that a Keras upgrade or a new
 backend is handled in one file.
 """
 
+import sys
+
 import keras
 import numpy as np
 
@@ -549,3 +551,52 @@ def _jax_sparse_train_step(model, original, state, data):
         metrics_values, unscaled_loss, x, y, y_pred, sample_weight
     )
     return logs, (trainable, non_trainable, optimizer_values, metrics_values)
+
+
+def stored_shape(store, key):
+    """The shape of weight `key` in a Keras weights store, read without loading it.
+
+    `load_own_variables` gets an `H5IOStore` (Keras 3.15: `_h5_entry_group` is the
+    h5py group of the layer, whose datasets give their shape from the file's
+    metadata) or, from other callers, a plain mapping of arrays.
+    """
+    group = getattr(store, "_h5_entry_group", None)
+    if group is not None and key in group and hasattr(group[key], "shape"):
+        return tuple(group[key].shape)
+    return tuple(np.shape(store[key]))
+
+
+def in_keras_loading():
+    """Whether Keras's saving code (`keras.src.saving.saving_lib`, 3.15) is on the stack.
+
+    `load_model` sizes `model.variables` to decide how to read the weights file,
+    before any layer has loaded its weights; a layer that creates its variables on
+    first access must not do it for that look (see `HierarchicalSoftmax`).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "keras.src.saving.saving_lib":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def retrack_loading_model():
+    """On torch, lets the model being loaded see variables a layer created late.
+
+    Keras's torch backend lists a model's variables as torch parameters when the
+    model is built; a layer that creates its variables while `load_model` reads the
+    weights (after checking the stored shapes) would be missing from
+    `model.parameters()`. The model is the `model` local of Keras 3.15's
+    `saving_lib` functions on the stack.
+    """
+    if name() != "torch":
+        return
+    frame, seen = sys._getframe(1), set()
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "keras.src.saving.saving_lib":
+            model = frame.f_locals.get("model")
+            if model is not None and id(model) not in seen and hasattr(model, "_track_variables"):
+                seen.add(id(model))
+                model._track_variables()
+        frame = frame.f_back

@@ -17,6 +17,8 @@ tensors.
 Code +1 is the branch whose probability is `sigmoid(z)`.
 """
 
+import hashlib
+
 import numpy as np
 
 from keras_losses import _validation
@@ -76,6 +78,7 @@ class Tree:
         self._class_counts = class_counts
         self._children = None
         self._signed_table = None
+        self._digest = None
         for array in (self.paths, self.codes, self.path_lengths):
             array.setflags(write=False)
 
@@ -282,6 +285,19 @@ def signed_table(tree):
     return tree._signed_table
 
 
+def digest(tree):
+    """A content hash of the tree (hex SHA-256 of its signed table and shape).
+
+    Two trees have the same digest exactly when they have the same paths and codes;
+    a layer's config names a user hierarchy by it instead of listing its paths.
+    """
+    if tree._digest is None:
+        table = np.ascontiguousarray(signed_table(tree), dtype="<i4")
+        header = f"keras_losses.Tree {table.shape[0]}x{table.shape[1]};".encode()
+        tree._digest = hashlib.sha256(header + table.tobytes()).hexdigest()
+    return tree._digest
+
+
 def as_tree(tree, name="tree"):
     """`tree` as a `Tree`: a `Tree` is returned as it is, a config dict is rebuilt."""
     if isinstance(tree, Tree):
@@ -475,27 +491,39 @@ def _short(value):
 
 
 def _padded(paths, codes):
-    """Ragged lists or padded arrays as padded integer arrays, checked for shape."""
-    if isinstance(paths, np.ndarray) and paths.ndim == 2:
+    """Ragged lists or padded arrays as padded integer arrays, checked for shape.
+
+    Ragged lists are checked as one binary tree before they are padded: a short
+    list with one very long path would otherwise ask for `num_classes * length`
+    entries before anything looked at it (a tampered `.keras` config can hold one).
+    """
+    paths_ragged = not (isinstance(paths, np.ndarray) and paths.ndim == 2)
+    codes_ragged = not (isinstance(codes, np.ndarray) and codes.ndim == 2)
+    if paths_ragged and codes_ragged:
+        path_ids, path_lengths = _flatten_ragged("paths", paths)
+        code_values, code_lengths = _flatten_ragged("codes", codes)
+        if len(path_lengths) != len(code_lengths) or not np.array_equal(path_lengths, code_lengths):
+            raise ValueError(
+                "`paths` and `codes` disagree on where a path ends: each class needs a path and "
+                f"a code of the same length. Received {len(path_lengths)} paths and "
+                f"{len(code_lengths)} codes."
+            )
+        _check_codes(code_values, allow_padding=False)
+        _check_flat(path_ids, code_values.astype(np.int8), path_lengths)
+        return _pad(path_ids, path_lengths, -1), _pad(code_values, code_lengths, 0).astype(np.int8)
+    if paths_ragged:
+        paths_array = _pad(*_flatten_ragged("paths", paths), -1)
+    else:
         if not np.issubdtype(paths.dtype, np.integer):
             raise _validation.invalid("paths", "integer node ids", _short(paths))
         paths_array = paths
-    else:
-        paths_array = _pad_ragged("paths", paths, -1)
-    if isinstance(codes, np.ndarray) and codes.ndim == 2:
-        codes_array = codes
-    else:
-        codes_array = _pad_ragged("codes", codes, 0)
+    codes_array = _pad(*_flatten_ragged("codes", codes), 0) if codes_ragged else codes
     if paths_array.shape != codes_array.shape:
         raise ValueError(
             "`paths` and `codes` must give every class a path and a code of the same "
             f"length. Received padded shapes {paths_array.shape} and {codes_array.shape}."
         )
-    if not np.all((codes_array >= -1) & (codes_array <= 1)) or not np.all(
-        codes_array == np.round(codes_array)
-    ):
-        bad = np.unique(codes_array[~np.isin(codes_array, (-1, 0, 1))])
-        raise ValueError(f"`codes` must be +1 or -1 on a path. Received values {bad[:5].tolist()}.")
+    _check_codes(codes_array, allow_padding=True)
     codes_array = codes_array.astype(np.int8)
     on_path = codes_array != 0
     lengths = on_path.sum(axis=1)
@@ -509,20 +537,34 @@ def _padded(paths, codes):
     return paths_array, codes_array
 
 
-def _pad_ragged(name, rows, fill):
+def _check_codes(values, allow_padding):
+    allowed = (-1, 0, 1) if allow_padding else (-1, 1)
+    if not np.all(np.isin(values, allowed)):
+        bad = np.unique(values[~np.isin(values, allowed)])
+        raise ValueError(f"`codes` must be +1 or -1 on a path. Received values {bad[:5].tolist()}.")
+
+
+def _flatten_ragged(name, rows):
+    """Per-class lists as one flat int64 array and the length of each list."""
     try:
         rows = [np.asarray(row).reshape(-1) for row in rows]
     except (TypeError, ValueError):
         raise _validation.invalid(name, "a list of per-class lists, or a 2-D array", _short(rows)) from None
     if not rows:
         raise _validation.invalid(name, "one path per class, for at least 2 classes", rows)
-    lengths = np.array([len(row) for row in rows])
-    flat = np.concatenate(rows) if lengths.sum() else np.zeros(0)
+    lengths = np.array([len(row) for row in rows], np.int64)
+    flat = np.concatenate(rows) if lengths.sum() else np.zeros(0, np.int64)
     if flat.dtype == bool or not (
         np.issubdtype(flat.dtype, np.number) and np.all(flat == np.round(flat))
     ):
         raise _validation.invalid(name, "integers in a list of per-class lists", _short(rows))
-    out = np.full((len(rows), max(int(lengths.max()), 1)), fill, np.int64)
+    if flat.size and np.max(np.abs(flat)) >= 2**62:
+        raise _validation.invalid(name, "node ids that fit in int64", _short(rows))
+    return flat.astype(np.int64), lengths
+
+
+def _pad(flat, lengths, fill):
+    out = np.full((len(lengths), max(int(lengths.max()), 1)), fill, np.int64)
     out[np.arange(out.shape[1])[None, :] < lengths[:, None]] = flat
     return out
 
@@ -532,24 +574,27 @@ def _check_tree(paths, codes):
 
     `paths` and `codes` are padded, with each path contiguous from the left.
     """
-    num_classes = paths.shape[0]
+    on_path = codes != 0
+    _check_flat(paths[on_path].astype(np.int64), codes[on_path], on_path.sum(axis=1))
+
+
+def _check_flat(ids, branch, lengths):
+    """`_check_tree` on the on-path entries, row after row, and each class's path length."""
+    num_classes = len(lengths)
     if num_classes < 2:
         raise ValueError(f"A tree needs at least 2 classes. Received paths for {num_classes}.")
     num_nodes = num_classes - 1
-    on_path = codes != 0
-    lengths = on_path.sum(axis=1)
     if np.any(lengths == 0):
         empty = np.nonzero(lengths == 0)[0]
         raise ValueError(f"Every class needs a path of at least one node; classes {empty[:5].tolist()} have none.")
     # The on-path entries, row after row: each class's path is one contiguous run.
-    ids = paths[on_path].astype(np.int64)
-    branch = codes[on_path]
     if ids.min() < 0 or ids.max() >= num_nodes:
         raise ValueError(
             f"Node ids must be in [0, {num_nodes}) for {num_classes} classes "
             f"(num_nodes = num_classes - 1). Received ids from {ids.min()} to {ids.max()}."
         )
-    roots = np.unique(paths[:, 0])
+    starts = np.cumsum(lengths) - lengths
+    roots = np.unique(ids[starts])
     if len(roots) != 1:
         raise ValueError(f"Every path must start at the same root node. Received first nodes {roots[:5].tolist()}.")
     # Every (node, branch) slot leads to one child: the next node, or a class's leaf.

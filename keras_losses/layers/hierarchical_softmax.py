@@ -8,6 +8,9 @@ loss of an example needs only those nodes: about `d * log2(V)` work, and a gradi
 for about `log2(V)` kernel rows.
 """
 
+import re
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -16,6 +19,13 @@ from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses import trees
 from keras_losses.losses import _inputs
+
+# The user hierarchies (`Tree.from_paths`) that layers of this process hold, by
+# content hash. A layer's config names such a tree by its hash instead of listing its
+# paths, so `from_config`, `keras.models.clone_model` and `regularizers.apply` find
+# the same `Tree` here; a fresh process gets it from the saved weights.
+_USER_TREES = weakref.WeakValueDictionary()
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _decode(entries):
@@ -101,8 +111,14 @@ class HierarchicalSoftmax(keras.layers.Layer):
     `(num_classes, depth)`, and `children`, `(num_nodes, 2)`), so they travel in a
     `.keras` file with the kernel and are read by the graph as variables, never
     baked in as constants. The layer's config holds the size of a balanced tree and
-    the counts of a Huffman tree; a tree from `Tree.from_paths` is rebuilt from the
-    saved weights.
+    the counts of a Huffman tree; a tree from `Tree.from_paths` is named by a hash of
+    its table (`table_sha256`), never listed. `from_config`, `clone_model` and
+    `regularizers.apply` in the same process get the same tree back by that hash;
+    elsewhere the layer rebuilds it from the `path_table` weight when the weights are
+    loaded (`load_model`, `load_weights` or `set_weights`) and checks it against the
+    hash. Loading also checks the stored shapes against the config before creating
+    any variable, and the stored tables against the tree, so an altered file fails
+    with a `ValueError` that says what does not match.
 
     The layer computes in float32 even when its inputs are 16-bit (a mixed-precision
     policy), as the losses here do and as Keras advises for a model's last layer.
@@ -152,13 +168,22 @@ class HierarchicalSoftmax(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if _is_stored_tree(tree):  # from a config: the tree comes with the weights
-            self._tree = None
-            self._num_classes = _validation.integer("num_classes", tree["num_classes"], minimum=2)
-            self._depth = _validation.integer("depth", tree["depth"], minimum=1)
+        self._tree = None  # the Tree, once known
+        self._balanced = None  # a balanced tree's config: the Tree is made when first needed
+        self._digest = None  # the hash of a user hierarchy's table (`trees.digest`)
+        self._deferred_shape = None  # set while loading: see `build_from_config`
+        if _is_stored_tree(tree):  # from a config: the tree is known by its hash, or in the weights
+            self._num_classes, self._depth, self._digest = _stored_tree(tree)
+            known = _USER_TREES.get(self._digest) if self._digest else None
+            if known is not None and (known.num_classes, known.depth) == (self._num_classes, self._depth):
+                self._tree = known
+        elif isinstance(tree, dict) and tree.get("kind") == trees.BALANCED:
+            # Sized from the config alone, so that a load can compare it with the
+            # stored weights before it allocates anything of the tree's size.
+            self._num_classes, self._depth = _balanced_size(tree)
+            self._balanced = dict(tree)
         else:
-            self._tree = trees.as_tree(tree)
-            self._num_classes, self._depth = self._tree.num_classes, self._tree.depth
+            self._set_tree(trees.as_tree(tree))
         self.use_bias = _validation.boolean("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -168,13 +193,36 @@ class HierarchicalSoftmax(keras.layers.Layer):
 
     @property
     def tree(self):
-        """The `Tree` (for a tree from `Tree.from_paths`, once the weights are loaded)."""
-        if self._tree is None:
+        """The `Tree` (for a tree from `Tree.from_paths` made in another process, once
+        the weights are loaded)."""
+        unknown = self._tree is None and (self._balanced is not None or self._deferred_shape is not None)
+        tree = None if unknown and _backend.in_keras_loading() else self._known_tree()
+        if tree is None:
             raise ValueError(
                 f"The tree of layer {self.name!r} is stored in its weights (a tree from "
-                "`Tree.from_paths`); load them first (`keras.saving.load_model` does)."
+                "`Tree.from_paths` that this process has not seen); load them first "
+                "(`keras.saving.load_model`, `model.load_weights` or `set_weights`)."
             )
+        return tree
+
+    def _known_tree(self):
+        """The `Tree`, or `None` while only the weights could tell it and hold none yet."""
+        if self._tree is None and self._balanced is not None:
+            self._set_tree(trees.as_tree(self._balanced))
+            self._balanced = None
+        if self._tree is None and self._deferred_shape is None and getattr(self, "path_table", None) is not None:
+            # Weights assigned by `model.set_weights` or `variable.assign` (a layer's
+            # own `set_weights` and loading adopt the tree at once).
+            if np.any(_backend.to_numpy(self.path_table)):
+                self._adopt_tables("the weights set")
         return self._tree
+
+    def _set_tree(self, tree):
+        self._tree = tree
+        self._num_classes, self._depth = tree.num_classes, tree.depth
+        if tree.kind == trees.PATHS:
+            self._digest = trees.digest(tree)
+            _USER_TREES[self._digest] = tree
 
     @property
     def num_classes(self):
@@ -191,13 +239,46 @@ class HierarchicalSoftmax(keras.layers.Layer):
     # -- weights -------------------------------------------------------------------
 
     def build(self, input_shape):
-        hidden_shape = input_shape[0] if _is_pair(input_shape) else input_shape
-        if len(hidden_shape) != 2 or hidden_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects `hidden` of shape (batch, d) with d known. "
-                f"Received shape {tuple(hidden_shape)}."
-            )
-        units = hidden_shape[-1]
+        self._deferred_shape = None
+        self._create_weights(_units(input_shape, type(self).__name__))
+
+    def build_from_config(self, config):
+        # `load_model` calls this before it reads the weights (and then marks the
+        # layer built). There the variables are created in `load_own_variables`
+        # instead, once the stored shapes have been checked against the config: a
+        # tampered config could ask for 10**8 classes. Anything that needs them
+        # before (a call, `layer.weights`) creates them. Elsewhere (`from_config`
+        # of a model's config) the layer is built at once, as Keras does.
+        shape = (config or {}).get("input_shape")
+        if shape is None or not _backend.in_keras_loading():
+            return super().build_from_config(config)
+        self._deferred_shape = _units(shape, type(self).__name__)
+
+    def _ensure_weights(self):
+        if self._deferred_shape is not None:
+            units, self._deferred_shape = self._deferred_shape, None
+            self._create_weights(units)
+
+    # While Keras loads or saves a model it looks at `variables` (to size them) and
+    # at every public attribute; only the weights it loads may create anything then.
+
+    @property
+    def weights(self):
+        if self._deferred_shape is not None and not _backend.in_keras_loading():
+            self._ensure_weights()
+        return super().weights
+
+    @property
+    def variables(self):
+        if self._deferred_shape is not None and not _backend.in_keras_loading():
+            self._ensure_weights()
+        return super().variables
+
+    def save_own_variables(self, store):
+        self._ensure_weights()
+        super().save_own_variables(store)
+
+    def _create_weights(self, units):
         self.kernel = self.add_weight(
             shape=(self.num_nodes, units),
             initializer=self.kernel_initializer,
@@ -210,7 +291,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
             self.bias = self.add_weight(
                 shape=(self.num_nodes,), initializer="zeros", autocast=False, name="bias"
             )
-        tree = self._tree
+        tree = self._known_tree()
         self.path_table = self.add_weight(
             shape=(self.num_classes, self.depth),
             initializer=_table_initializer(None if tree is None else trees.signed_table(tree)),
@@ -227,14 +308,96 @@ class HierarchicalSoftmax(keras.layers.Layer):
         )
 
     def load_own_variables(self, store):
+        units = self._deferred_shape if self._deferred_shape is not None else self.kernel.shape[-1]
+        self._check_stored_shapes(store, units)  # before anything is allocated
+        if self._deferred_shape is not None:
+            self._ensure_weights()
+            _backend.retrack_loading_model()
         super().load_own_variables(store)
-        if self._tree is None:  # the tree was only in the weights: rebuild it
-            entries = _backend.to_numpy(self.path_table)
-            self._tree = trees.Tree.from_paths(np.abs(entries) - 1, np.sign(entries))
+        self._adopt_tables("the loaded weights")
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        self._adopt_tables("the weights set")
+
+    def _expected_shapes(self, units):
+        shapes = {"kernel": (self.num_nodes, units)}
+        if self.use_bias:
+            shapes["bias"] = (self.num_nodes,)
+        shapes["path_table"] = (self.num_classes, self.depth)
+        shapes["children"] = (self.num_nodes, 2)
+        return shapes
+
+    def _check_stored_shapes(self, store, units):
+        expected = self._expected_shapes(units)
+        where = (
+            f"Cannot load layer {self.name!r} ({type(self).__name__}): its config describes a "
+            f"tree of {self.num_classes} classes and depth {self.depth} on inputs of size {units}, "
+        )
+        altered = "The config or the weights were altered, or they come from different models."
+        stored = len(store.keys())
+        if stored != len(expected):
+            raise ValueError(
+                f"{where}which has {len(expected)} weights ({', '.join(expected)}), but "
+                f"{stored} are stored. {altered}"
+            )
+        for i, (name, shape) in enumerate(expected.items()):
+            found = _backend.stored_shape(store, str(i))
+            if found != shape:
+                raise ValueError(
+                    f"{where}so `{name}` must have shape {shape}, but the stored one has shape "
+                    f"{found}. {altered}"
+                )
+
+    def _adopt_tables(self, source):
+        """Checks the path tables just loaded against the tree, or rebuilds the tree.
+
+        The forward pass reads the `path_table` weight and `log_probs` the `Tree`:
+        were they to disagree, the loss would follow one class's path while the
+        layer reported another's.
+        """
+        entries = _backend.to_numpy(self.path_table)
+        children = _backend.to_numpy(self.children_table)
+        problem = f"Cannot use {source} of layer {self.name!r} ({type(self).__name__}): "
+        if self._tree is None and self._balanced is not None:
+            self._set_tree(trees.as_tree(self._balanced))
+            self._balanced = None
+        tree = self._tree
+        if tree is None:
+            try:
+                tree = trees.Tree.from_paths(np.abs(entries) - 1, np.sign(entries))
+            except ValueError as error:
+                raise ValueError(f"{problem}its `path_table` is not a tree: {error}") from None
+            if tree.depth != self.depth:
+                raise ValueError(
+                    f"{problem}its `path_table` has {self.depth} columns but its longest path "
+                    f"has {tree.depth} nodes. The weights were altered."
+                )
+            if self._digest is not None and trees.digest(tree) != self._digest:
+                raise ValueError(
+                    f"{problem}its `path_table` is not the tree its config names (the table's "
+                    f"hash is {trees.digest(tree)}, the config's `table_sha256` {self._digest}). "
+                    "The config or the weights were altered, or they come from different models."
+                )
+        elif not np.array_equal(entries, trees.signed_table(tree)):
+            rows = np.nonzero(np.any(entries != trees.signed_table(tree), axis=1))[0]
+            raise ValueError(
+                f"{problem}its `path_table` does not match its tree ({tree!r}): the paths of "
+                f"{len(rows)} classes differ, first {rows[:5].tolist()}. The config or the "
+                "weights were altered, or they come from different models."
+            )
+        if not np.array_equal(children, tree.children):
+            raise ValueError(
+                f"{problem}its `children` table does not match the tree of its `path_table`. "
+                "The weights were altered, or they come from different models."
+            )
+        if self._tree is None:
+            self._set_tree(tree)
 
     # -- forward -------------------------------------------------------------------
 
     def call(self, inputs):
+        self._ensure_weights()
         if _is_pair(inputs):
             hidden, labels = inputs
             logits, mask = _path_logits(hidden, labels, self.kernel, self.path_table, self.bias)
@@ -255,11 +418,17 @@ class HierarchicalSoftmax(keras.layers.Layer):
         hidden = _inputs.floats(hidden)
         if not self.built:
             self.build(tuple(hidden.shape))
+        self._ensure_weights()
         return hidden
 
     def compute_mask(self, inputs, previous_mask):
         if not _is_pair(inputs):
             return previous_mask
+        if self._deferred_shape is not None and isinstance(inputs[1], keras.KerasTensor):
+            # Loading rebuilds the graph before the weights exist: a symbolic table will do.
+            table = keras.KerasTensor((self.num_classes, self.depth), dtype="int32")
+            return _path_logits_mask(inputs[1], table)
+        self._ensure_weights()
         return _path_logits_mask(inputs[1], self.path_table)
 
     def compute_output_shape(self, input_shape):
@@ -365,10 +534,28 @@ class HierarchicalSoftmax(keras.layers.Layer):
 
     # -- configuration -------------------------------------------------------------
 
+    @classmethod
+    def from_config(cls, config):
+        # Keras's `from_config` puts the whole config before the cause of an error
+        # (kilobytes of it for a large Huffman tree); say the cause first.
+        try:
+            return super().from_config(config)
+        except TypeError as error:
+            cause = error.__context__
+            if not isinstance(cause, ValueError):
+                raise
+            name = config.get("name") if isinstance(config, dict) else None
+            raise ValueError(f"Cannot load layer {name!r} ({cls.__name__}): {cause}") from cause
+
     def get_config(self):
         config = super().get_config()
-        if self._tree is None or self._tree.kind == trees.PATHS:
+        if self._balanced is not None:
+            tree = dict(self._balanced)
+        elif self._tree is None or self._tree.kind == trees.PATHS:
+            # A user hierarchy is named by its hash; its arrays are in the weights.
             tree = {"kind": trees.PATHS, "num_classes": self.num_classes, "depth": self.depth}
+            if self._digest is not None:
+                tree["table_sha256"] = self._digest
         else:
             tree = self._tree.get_config()
         config.update(
@@ -434,9 +621,45 @@ def _is_pair(inputs):
     )
 
 
+def _units(input_shape, layer):
+    """The size `d` of `hidden` in an input shape (of `hidden`, or of `[hidden, labels]`)."""
+    hidden_shape = input_shape[0] if _is_pair(input_shape) else input_shape
+    if len(hidden_shape) != 2 or hidden_shape[-1] is None:
+        raise ValueError(
+            f"{layer} expects `hidden` of shape (batch, d) with d known. "
+            f"Received shape {tuple(hidden_shape)}."
+        )
+    return _validation.integer("units", hidden_shape[-1], minimum=1)
+
+
 def _is_stored_tree(tree):
     """A layer config's placeholder for a tree whose arrays are in the weights."""
     return isinstance(tree, dict) and tree.get("kind") == trees.PATHS and tree.get("paths") is None
+
+
+def _stored_tree(tree):
+    """`(num_classes, depth, table_sha256 or None)` of a placeholder, checked."""
+    extra = set(tree) - {"kind", "num_classes", "depth", "table_sha256", "paths", "codes", "class_counts"}
+    if extra or any(tree.get(key) is not None for key in ("codes", "class_counts")):
+        raise _validation.invalid("tree", "a Tree or its config", tree)
+    num_classes = _validation.integer("num_classes", tree.get("num_classes"), minimum=2)
+    depth = _validation.integer("depth", tree.get("depth"), minimum=1)
+    if depth > num_classes - 1:  # a path has at most num_classes - 1 nodes
+        raise _validation.invalid("depth", f"an integer in [1, {num_classes - 1}] for {num_classes} classes", depth)
+    digest = tree.get("table_sha256")
+    if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+        raise _validation.invalid("table_sha256", "a hex SHA-256 digest or None", digest)
+    return num_classes, depth, digest
+
+
+def _balanced_size(config):
+    """`(num_classes, depth)` of a balanced tree's config, without building the tree."""
+    extra = set(config) - {"kind", "num_classes", "class_counts", "paths", "codes"}
+    if extra or any(config.get(key) is not None for key in ("class_counts", "paths", "codes")):
+        return trees.as_tree(config).num_classes, trees.as_tree(config).depth  # raises
+    num_classes = _validation.integer("num_classes", config.get("num_classes"), minimum=2)
+    # The heap of 2 * num_classes - 1 items is full down to its last level.
+    return num_classes, (2 * num_classes - 1).bit_length() - 1
 
 
 def _table_initializer(values):

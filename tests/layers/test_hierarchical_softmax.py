@@ -1,5 +1,7 @@
+import copy
 import json
 import os
+import weakref
 import zipfile
 
 import keras
@@ -10,6 +12,7 @@ from keras_losses import HierarchicalSoftmax
 from keras_losses import HierarchicalSoftmaxLoss
 from keras_losses import Tree
 from keras_losses import _backend
+from keras_losses.layers import hierarchical_softmax as hs_module
 from keras_losses.testing import reference
 
 BACKEND = keras.backend.backend()
@@ -69,11 +72,19 @@ class TestHierarchicalSoftmax:
         restored = HierarchicalSoftmax.from_config(config)
         assert restored.tree == layer.tree and restored.get_config() == config
 
-    def test_config_of_a_user_tree_holds_no_arrays(self):
-        layer = HierarchicalSoftmax(Tree.from_paths(USER_PATHS, USER_CODES))
-        assert layer.get_config()["tree"] == {"kind": "paths", "num_classes": 5, "depth": 3}
-        restored = HierarchicalSoftmax.from_config(layer.get_config())
-        assert restored.get_config() == layer.get_config()
+    def test_config_of_a_user_tree_holds_no_arrays(self, monkeypatch):
+        tree = Tree.from_paths(USER_PATHS, USER_CODES)
+        layer = HierarchicalSoftmax(tree)
+        config = layer.get_config()
+        assert set(config["tree"]) == {"kind", "num_classes", "depth", "table_sha256"}
+        assert config["tree"]["num_classes"] == 5 and config["tree"]["depth"] == 3
+        assert len(config["tree"]["table_sha256"]) == 64
+        restored = HierarchicalSoftmax.from_config(config)
+        assert restored.get_config() == config and restored.tree == tree
+        # A process that has not seen the tree gets it from the weights only.
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        restored = HierarchicalSoftmax.from_config(config)
+        assert restored.get_config() == config
         with pytest.raises(ValueError, match="stored in its weights"):
             restored.tree
 
@@ -408,7 +419,8 @@ def test_saved_model_keeps_a_user_tree_in_its_weights(tmp_path):
         config = archive.read("config.json")
     assert len(config) < 10_000, len(config)
     assert json.loads(config)["config"]["layers"][2]["config"]["tree"] == {
-        "kind": "paths", "num_classes": 3000, "depth": tree.depth
+        "kind": "paths", "num_classes": 3000, "depth": tree.depth,
+        "table_sha256": layer.get_config()["tree"]["table_sha256"],
     }
     restored = keras.saving.load_model(path, safe_mode=True)
     restored_layer = restored.layers[-1]
@@ -418,3 +430,263 @@ def test_saved_model_keeps_a_user_tree_in_its_weights(tmp_path):
         numpy(restored_layer.log_probs(x)), numpy(layer.log_probs(x)), rtol=1e-6, atol=1e-6
     )
     assert os.path.getsize(path) > 3000 * tree.depth * 4  # the table is in the file
+
+
+# -- a user hierarchy survives every copy of the layer (issue 12, item 12) ----------
+
+
+def _user_model(tree, units=6):
+    """`[features, labels] -> path logits` through a Dense layer and the output layer."""
+    features, labels = keras.Input((units,)), keras.Input((), dtype="int32")
+    hidden = keras.layers.Dense(units, name="dense")(features)
+    output = HierarchicalSoftmax(tree, kernel_initializer="random_normal", name="output")
+    return keras.Model([features, labels], output([hidden, labels]))
+
+
+def _node_logits(model, x):
+    """The output layer's node logits for `x`, from its weights in NumPy."""
+    dense, output = model.get_layer("dense"), model.get_layer("output")
+    hidden = x @ numpy(dense.kernel) + numpy(dense.bias)
+    return hidden @ numpy(output.kernel).T + numpy(output.bias)
+
+
+class TestUserTreeSurvivesCopies:
+    tree = Tree.from_paths(USER_PATHS, USER_CODES)
+    x = np.random.default_rng(3).normal(size=(7, 6)).astype("float32")
+    y = np.array([0, 1, 2, 3, 4, 0, 3])
+
+    def _check(self, model):
+        """The output layer of `model` has this tree and gives its probabilities."""
+        layer = model.get_layer("output")
+        assert layer.tree == self.tree
+        np.testing.assert_array_equal(
+            numpy(layer.path_table), self.tree.codes.astype(int) * (self.tree.paths + 1)
+        )
+        hidden = model.get_layer("dense")(self.x)
+        expected = self.tree.log_probs(_node_logits(model, self.x))  # NumPy oracle
+        np.testing.assert_allclose(numpy(layer.log_probs(hidden)), expected, rtol=1e-5, atol=1e-5)
+        _, classes = layer.top_k(hidden, k=2)
+        np.testing.assert_array_equal(numpy(classes), np.argsort(-expected, axis=1)[:, :2])
+
+    def test_regularizers_apply(self):
+        import keras_losses
+
+        model = _user_model(self.tree)
+        regularized = keras_losses.regularizers.apply(model, kernel=keras.regularizers.L2(1e-3))
+        self._check(regularized)
+
+    def test_clone_model_with_weights(self):
+        model = _user_model(self.tree)
+        clone = keras.models.clone_model(model)
+        clone.set_weights(model.get_weights())
+        self._check(clone)
+
+    def test_clone_model_without_weights_trains_on_the_tree(self):
+        clone = keras.models.clone_model(_user_model(self.tree))
+        self._check(clone)
+        clone.get_layer("output").kernel.assign(np.zeros((4, 6), "float32"))
+        clone.get_layer("output").bias.assign(np.zeros(4, "float32"))
+        clone.compile("sgd", HierarchicalSoftmaxLoss(from_path_logits=True))
+        # Zero node logits: each node on a path costs log 2 (0.0 on 0.1.0: the
+        # all-zero table masked every node, and training gave NaN).
+        loss = clone.evaluate([self.x, self.y], self.y, verbose=0)
+        np.testing.assert_allclose(loss, np.log(2) * self.tree.path_lengths[self.y].mean(), rtol=1e-6)
+        history = clone.fit([self.x, self.y], self.y, epochs=2, verbose=0)
+        assert np.all(np.isfinite(history.history["loss"]))
+
+    def test_from_config_and_set_weights_in_a_process_that_has_not_seen_the_tree(self, monkeypatch):
+        model = _user_model(self.tree)
+        config = model.get_config()
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        restored = keras.Model.from_config(config)
+        with pytest.raises(ValueError, match="stored in its weights"):
+            restored.get_layer("output").tree
+        restored.set_weights(model.get_weights())
+        self._check(restored)
+
+    def test_from_config_in_the_same_process(self):
+        model = _user_model(self.tree)
+        restored = keras.Model.from_config(model.get_config())
+        restored.set_weights(model.get_weights())
+        self._check(restored)
+
+    def test_save_and_load_in_a_process_that_has_not_seen_the_tree(self, tmp_path, monkeypatch):
+        model = _user_model(self.tree)
+        path = str(tmp_path / "m.keras")
+        model.save(path)
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        self._check(keras.saving.load_model(path))
+
+    def test_a_loaded_model_lists_the_layer_weights_as_torch_parameters(self, tmp_path):
+        if BACKEND != "torch":
+            pytest.skip("torch parameters")
+        model = _user_model(self.tree)
+        path = str(tmp_path / "m.keras")
+        model.save(path)
+        names = sorted(name for name, _ in keras.saving.load_model(path).named_parameters())
+        assert names == sorted(name for name, _ in model.named_parameters())
+        assert sum("output/" in name for name in names) == 4
+
+    def test_weights_of_another_tree_are_refused(self, monkeypatch):
+        # The same shapes, the classes of the two subtrees swapped: another tree.
+        other = Tree.from_paths(USER_PATHS, [[-c for c in row] for row in USER_CODES])
+        model = _user_model(self.tree)
+        config = model.get_config()
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        restored = keras.Model.from_config(copy.deepcopy(config))
+        restored.set_weights(_user_model(other).get_weights())
+        with pytest.raises(ValueError, match="not the tree its config names"):
+            restored.get_layer("output").tree
+        restored = keras.Model.from_config(copy.deepcopy(config))
+        other_layer = _user_model(other).get_layer("output")
+        with pytest.raises(ValueError, match="not the tree its config names"):
+            restored.get_layer("output").set_weights(other_layer.get_weights())
+
+
+# -- tampered .keras files (issue 12, item 18) --------------------------------------
+
+
+def _rewrite(source, target, edit_config=None, edit_weights=None):
+    """A copy of the `.keras` zip `source` with its config.json or weights edited."""
+    import h5py
+
+    with zipfile.ZipFile(source) as archive:
+        items = {name: archive.read(name) for name in archive.namelist()}
+    if edit_config is not None:
+        config = json.loads(items["config.json"])
+        edit_config(config)
+        items["config.json"] = json.dumps(config).encode()
+    if edit_weights is not None:
+        weights = target + ".h5"
+        with open(weights, "wb") as f:
+            f.write(items["model.weights.h5"])
+        with h5py.File(weights, "r+") as f:
+            edit_weights(f["layers/hierarchical_softmax/vars"])
+        with open(weights, "rb") as f:
+            items["model.weights.h5"] = f.read()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in items.items():
+            archive.writestr(name, data)
+    return target
+
+
+def _output_config(config):
+    return next(layer for layer in config["config"]["layers"] if layer["name"] == "output")["config"]
+
+
+def _swap_rows(first, second):
+    def edit(group):
+        table = np.array(group["2"])  # kernel, bias, path_table, children
+        table[[first, second]] = table[[second, first]]
+        group["2"][...] = table
+
+    return edit
+
+
+class TestTamperedFiles:
+    def _saved(self, tmp_path, tree):
+        path = str(tmp_path / "model.keras")
+        _user_model(tree).save(path)
+        return path
+
+    def test_a_huge_tree_in_the_config_fails_before_anything_is_allocated(self, tmp_path, monkeypatch):
+        source = self._saved(tmp_path, Tree.balanced(8))
+
+        def huge(config):
+            # 10**8 asked for 2.9 GB on 0.1.0; any allocation shows in the spies below.
+            _output_config(config)["tree"]["num_classes"] = 10**6
+
+        target = _rewrite(source, str(tmp_path / "huge.keras"), edit_config=huge)
+        requested, built_trees = [], []
+        add_weight = HierarchicalSoftmax.add_weight
+        monkeypatch.setattr(
+            HierarchicalSoftmax, "add_weight",
+            lambda self, shape, **kw: requested.append(shape) or add_weight(self, shape=shape, **kw),
+        )
+        balanced = hs_module.trees._balanced_arrays
+        monkeypatch.setattr(
+            hs_module.trees, "_balanced_arrays", lambda n: built_trees.append(n) or balanced(n)
+        )
+        with pytest.raises(ValueError) as error:
+            keras.saving.load_model(target)
+        message = str(error.value)
+        assert "Cannot load layer 'output'" in message[:300], message
+        assert "1000000 classes" in message and "(7, 6)" in message
+        assert requested == [] and built_trees == []  # no variable, no tree
+
+    def test_a_tampered_path_table_of_a_balanced_tree_is_refused(self, tmp_path):
+        source = self._saved(tmp_path, Tree.balanced(8))
+        target = _rewrite(source, str(tmp_path / "t.keras"), edit_weights=_swap_rows(1, 6))
+        with pytest.raises(ValueError, match=r"does not match its tree .* 2 classes differ, first \[1, 6\]"):
+            keras.saving.load_model(target)
+
+    def test_a_tampered_path_table_of_a_user_tree_is_refused(self, tmp_path, monkeypatch):
+        # Swapping two classes' rows still gives a valid tree: only the hash tells.
+        source = self._saved(tmp_path, Tree.from_paths(USER_PATHS, USER_CODES))
+        target = _rewrite(source, str(tmp_path / "t.keras"), edit_weights=_swap_rows(0, 4))
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        with pytest.raises(ValueError, match="not the tree its config names"):
+            keras.saving.load_model(target)
+
+    def test_a_path_table_that_is_not_a_tree_is_refused(self, tmp_path, monkeypatch):
+        source = self._saved(tmp_path, Tree.from_paths(USER_PATHS, USER_CODES))
+
+        def zero(group):
+            group["2"][...] = np.zeros(group["2"].shape, "int32")
+
+        target = _rewrite(source, str(tmp_path / "t.keras"), edit_weights=zero)
+        monkeypatch.setattr(hs_module, "_USER_TREES", weakref.WeakValueDictionary())
+        with pytest.raises(ValueError, match="`path_table` is not a tree: Every class needs a path"):
+            keras.saving.load_model(target)
+
+    def test_a_stored_shape_that_disagrees_with_the_config_is_named(self, tmp_path):
+        source = self._saved(tmp_path, Tree.balanced(8))
+
+        def depth(config):
+            _output_config(config)["tree"] = {"kind": "paths", "num_classes": 8, "depth": 5}
+
+        target = _rewrite(source, str(tmp_path / "t.keras"), edit_config=depth)
+        with pytest.raises(ValueError, match=r"`path_table` must have shape \(8, 5\), but the stored one has shape \(8, 3\)"):
+            keras.saving.load_model(target)
+
+    def test_a_bad_tree_in_the_config_is_the_first_thing_the_error_says(self, tmp_path):
+        source = self._saved(tmp_path, Tree.balanced(8))
+        counts = list(range(1, 2001))
+
+        def bad(config):  # a big config that fails: 2,000 counts, one of them negative
+            _output_config(config)["tree"] = {"kind": "huffman", "class_counts": counts[:-1] + [-1]}
+
+        target = _rewrite(source, str(tmp_path / "t.keras"), edit_config=bad)
+        with pytest.raises(ValueError) as error:
+            keras.saving.load_model(target)
+        message = str(error.value)
+        assert message.startswith("Cannot load layer 'output' (HierarchicalSoftmax): Invalid value for argument `class_counts`"), message[:300]
+        assert len(message) < 1000
+
+    def test_paths_are_checked_before_they_are_padded(self):
+        import tracemalloc
+
+        # 2,000 one-node paths and one of 20,000 nodes: padded, 320 MB of int64.
+        paths = [[0]] * 2000 + [list(range(20000))]
+        codes = [[1]] * 2000 + [[1] * 20000]
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match="ids must be in"):
+                HierarchicalSoftmax.from_config(
+                    {"tree": {"kind": "paths", "num_classes": None, "class_counts": None, "paths": paths, "codes": codes}}
+                )
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 30 * 2**20, peak
+
+    def test_a_placeholder_deeper_than_any_tree_is_refused(self):
+        with pytest.raises(ValueError, match="`depth`"):
+            HierarchicalSoftmax.from_config({"tree": {"kind": "paths", "num_classes": 4, "depth": 10**9}})
+
+
+@pytest.mark.parametrize("num_classes", [2, 3, 4, 5, 7, 8, 9, 100, 1023, 1024, 1025])
+def test_the_depth_of_a_balanced_config_without_building_the_tree(num_classes):
+    layer = HierarchicalSoftmax({"kind": "balanced", "num_classes": num_classes})
+    assert layer.depth == Tree.balanced(num_classes).depth
+    assert layer.tree == Tree.balanced(num_classes)
