@@ -20,6 +20,7 @@ from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses import trees
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 
@@ -93,6 +94,7 @@ def _negative_log_likelihood(logits, on_path, valid, ignored):
     return ops.where(valid, nll, ops.where(ignored, zero, zero + float("nan")))
 
 
+@function_twin
 def hierarchical_softmax_loss(
     y_true, y_pred, *, tree=None, from_path_logits=False, ignore_class=None
 ):
