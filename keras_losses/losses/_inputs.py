@@ -20,7 +20,9 @@ def compute_dtype(x):
 def constant(value, dtype):
     """A scalar tensor of `value` in `dtype`, rounded once (a Python float given to
     `ops` directly may pass through float32 first: the float64 tiny would be 0)."""
-    return ops.convert_to_tensor(np.asarray(value, dtype=str(dtype).replace("torch.", "")))
+    dtype = str(dtype).replace("torch.", "")
+    # the dtype is given twice: PyTorch's conversion makes float64 NumPy float32
+    return ops.convert_to_tensor(np.asarray(value, dtype=dtype), dtype=dtype)
 
 
 def floats(x, dtype=None):

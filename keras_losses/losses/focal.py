@@ -194,9 +194,14 @@ def _open_unit(p):
 
 
 def _at_least_tiny(x):
-    """`x` floored at the smallest normal float of its dtype (one op, for speed)."""
+    """`x` floored at the smallest normal float of its dtype.
+
+    A `where`, not `maximum`: Keras 3.15's PyTorch `maximum` returns float32 for
+    float64 tensors, where the float64 floor is 0.
+    """
     info = np.finfo(_inputs.compute_dtype(x))
-    return ops.maximum(x, _inputs.constant(info.tiny, info.dtype))
+    tiny = _inputs.constant(info.tiny, info.dtype)
+    return ops.where(ops.less(x, tiny), tiny, x)
 
 
 def _move_class_axis_last(x, axis):
