@@ -59,7 +59,7 @@ def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
             raise ValueError("Node logits need the tree: pass `tree`, or `from_path_logits=True`.")
         logits = _inputs.floats(y_pred)
         _check_rank(logits, f"node logits (batch, {tree.num_nodes})")
-        if logits.shape[-1] != tree.num_nodes:
+        if logits.shape[-1] is not None and logits.shape[-1] != tree.num_nodes:
             raise ValueError(
                 f"Node logits must have shape (batch, {tree.num_nodes}): one per internal node "
                 f"of a tree of {tree.num_classes} classes. Received shape {tuple(logits.shape)}."

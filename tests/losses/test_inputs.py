@@ -149,6 +149,7 @@ class TestUnknownDimensionsInTfFunction:
             kl.SparseCategoricalFocalLoss(alpha=[1.0, 2.0, 3.0], from_logits=True, ignore_class=1),
             kl.SparseMulticlassHinge(),
             kl.SparseMulticlassHinge(variant="crammer_singer"),
+            kl.HierarchicalSoftmaxLoss(TREE),
         ],
         ids=lambda l: repr(l)[:40],
     )
