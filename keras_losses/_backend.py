@@ -57,6 +57,46 @@ def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
+def max_along(x, axis, keepdims=False):
+    """`keras.ops.max(x, axis)` that also takes an empty batch.
+
+    Keras's TensorFlow and PyTorch `max` refuse any empty tensor, even when the axis
+    reduced over is not empty (a batch of 0 examples of 3 classes): the result is
+    then simply empty, as NumPy and JAX give it.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.reduce_max(x, axis=axis, keepdims=keepdims)
+    if backend == "torch":
+        import torch
+
+        return torch.amax(keras.ops.convert_to_tensor(x), dim=axis, keepdim=keepdims)
+    return keras.ops.max(x, axis=axis, keepdims=keepdims)
+
+
+def same_shape_at_run_time(x, y, message):
+    """`(x, y)`, checked to have the same shape when the graph runs.
+
+    Shapes known when tracing are checked by the caller; this covers dimensions only
+    known at run time (a `tf.function` with `None` in its signature), where a
+    mismatch would otherwise broadcast silently. Only TensorFlow graphs have such
+    dimensions; elsewhere (and when the shapes are static) this returns its inputs.
+    """
+    if name() != "tensorflow":
+        return x, y
+    import tensorflow as tf
+
+    if tf.executing_eagerly() or (
+        None not in tuple(x.shape) and None not in tuple(y.shape)
+    ):
+        return x, y
+    check = tf.debugging.assert_equal(tf.shape(x), tf.shape(y), message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(x), tf.identity(y)
+
+
 def reduce(values, sample_weight, mask, reduction, dtype):
     """Keras's own loss reduction: weights, mask, reduction and replica scaling."""
     return reduce_weighted_values(

@@ -3,15 +3,20 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses.losses import _inputs
 
-# Squared norms are floored here before the inverse square root, so a zero
+# Squared norms (of rows scaled to a largest magnitude of 1, so at least 1 unless
+# the row is zero) are floored here before the inverse square root, so a zero
 # embedding gives zeros (and a finite gradient) instead of NaN.
 _SQUARED_NORM_FLOOR = 1e-12
+# The largest `max_logit_scale` and `|logit_bias|`: half the largest float32, so a
+# logit (at most scale + |bias| in magnitude) stays finite.
+_LARGEST_LOGIT_TERM = float(np.finfo("float32").max) / 2
 
 
 class _AtMost(keras.constraints.Constraint):
@@ -28,9 +33,13 @@ class _AtMost(keras.constraints.Constraint):
 
 
 def _l2_normalize(x):
-    # x / ||x||, computed as x * rsqrt(max(sum(x**2), floor)).
-    squared = ops.sum(ops.square(x), axis=-1, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(squared, _SQUARED_NORM_FLOOR))
+    # x / ||x|| = y / ||y|| with y = x / max|x| (held constant for the gradient, which
+    # is exact as the direction does not depend on the scale): squares of tiny or
+    # huge rows neither underflow nor overflow. Computed as y * rsqrt(max(sum(y**2), floor)).
+    largest = ops.stop_gradient(_backend.max_along(ops.abs(x), -1, keepdims=True))
+    y = x / ops.where(ops.greater(largest, 0), largest, ops.ones_like(largest))
+    squared = ops.sum(ops.square(y), axis=-1, keepdims=True)
+    return y * ops.rsqrt(ops.maximum(squared, _SQUARED_NORM_FLOOR))
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -99,6 +108,13 @@ class ContrastiveLogits(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.max_logit_scale = _validation.positive_float("max_logit_scale", max_logit_scale)
+        if self.max_logit_scale > _LARGEST_LOGIT_TERM:
+            raise _validation.invalid(
+                "max_logit_scale",
+                f"a positive float at most {_LARGEST_LOGIT_TERM:.4g} (logits must stay "
+                "finite in float32)",
+                max_logit_scale,
+            )
         self.logit_scale = _validation.positive_float("logit_scale", logit_scale)
         if self.logit_scale > self.max_logit_scale:
             raise _validation.invalid(
@@ -110,13 +126,29 @@ class ContrastiveLogits(keras.layers.Layer):
         self.logit_bias = (
             None if logit_bias is None else _validation.finite_float("logit_bias", logit_bias)
         )
+        if self.logit_bias is not None and abs(self.logit_bias) > _LARGEST_LOGIT_TERM:
+            raise _validation.invalid(
+                "logit_bias",
+                f"None or a float of magnitude at most {_LARGEST_LOGIT_TERM:.4g} (logits "
+                "must stay finite in float32)",
+                logit_bias,
+            )
         self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self._log_max_scale = math.log(self.max_logit_scale)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != 2
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
+            # one tensor of shape (n, d) is also a pair, of ints: say what is needed
             raise ValueError(
                 "ContrastiveLogits takes a list of two embedding tensors [a, b]; "
+                f"received one input of shape {tuple(input_shape)}."
+                if isinstance(input_shape, (list, tuple))
+                and not any(isinstance(s, (list, tuple)) for s in input_shape)
+                else "ContrastiveLogits takes a list of two embedding tensors [a, b]; "
                 f"received input shape {input_shape}."
             )
         a_shape, b_shape = (tuple(s) for s in input_shape)

@@ -37,10 +37,7 @@ def _decode(entries):
 
 def _labels(labels):
     """Integer class labels `(batch,)` (a trailing axis of 1 squeezed)."""
-    labels = ops.convert_to_tensor(labels)
-    if not str(labels.dtype).replace("torch.", "").startswith("int"):
-        labels = ops.round(labels)
-    labels = ops.cast(labels, "int32")
+    labels = _inputs.integer_labels(labels)  # never wrapped or rounded
     if len(labels.shape) == 2 and labels.shape[-1] == 1:
         labels = ops.squeeze(labels, -1)
     if len(labels.shape) != 1:

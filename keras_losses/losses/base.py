@@ -12,7 +12,14 @@ prepares the inputs first, for what Keras gets wrong on its own:
   outputs) is spread over the positions of each example. Keras alone would broadcast
   it against the last spatial axis, which is wrong (and silent when the batch size
   equals that axis).
-* `dtype` is kept in the config, which the Keras base drops.
+* `dtype` is kept in the config, which the Keras base drops, and must be a float
+  dtype (an integer loss dtype would truncate every value). With an explicit 16-bit
+  `dtype` the inputs are converted to float32, the loss and its reduction are
+  computed in float32 and only the result is cast to the 16-bit dtype: values and
+  sums that overflow float16 (or lose all precision in bfloat16) stay finite.
+* Integer class labels (`labels = "classes"`) are read as exact int32 values
+  (`_inputs.integer_labels`) before Keras casts them: an int64 label of 2**32 + 1
+  is not class 1, 1.5 is not class 2.
 * Under `tf.distribute` with several replicas, Keras divides each replica's sum by
   that replica's own denominator (its number of values, of unmasked values, or its
   sum of weights). That is the global mean only when every replica's denominator is
@@ -31,11 +38,26 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _validation
+from keras_losses.losses import _inputs
 
 # The largest integer n such that every integer in [0, n] is exact in the dtype.
 _EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "float64": 2**53}
 # Reductions that divide by a denominator, which must be global across replicas.
 _MEANS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
+_HALF_DTYPES = ("float16", "bfloat16")
+
+
+def function_twin(function):
+    """Registers the pure function twin of a loss class with Keras.
+
+    Every public loss function is decorated with this, so a model compiled with
+    `loss=keras_losses.hinge` saves and reloads (after `import keras_losses`, without
+    `custom_objects`) to this very function. It is saved as `"keras_losses>hinge"`,
+    so where a twin shares its name with a Keras function (`hinge`, `squared_hinge`,
+    `mean_squared_logarithmic_error`) a reload finds ours, not Keras's.
+    """
+    return keras.saving.register_keras_serializable(package="keras_losses")(function)
 
 
 class Loss(keras.losses.Loss):
@@ -58,7 +80,13 @@ class Loss(keras.losses.Loss):
     class_axis = -1
 
     def __init__(self, *, reduction="sum_over_batch_size", name=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise _validation.invalid("name", "a string or None", name)
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if not str(self.dtype).startswith(("float", "bfloat")):
+            raise _validation.invalid(
+                "dtype", "a float dtype such as 'float32', or a float DTypePolicy", dtype
+            )
         self._dtype_argument = dtype
 
     # -- what Keras does not do -------------------------------------------------
@@ -67,20 +95,27 @@ class Loss(keras.losses.Loss):
         y_pred = _as_tensor(y_pred)
         if self.labels == "classes":
             self._check_exact_class_labels(y_pred)
+            y_true = _inputs.integer_labels(y_true)
         y_true, y_pred = self.prepare(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = self._spread_sample_weight(sample_weight, y_pred)
-        if self.reduction in _MEANS and _backend.replica_count() > 1:
-            return self._call_in_replica(y_true, y_pred, sample_weight)
+        across = self.reduction in _MEANS and _backend.replica_count() > 1
+        if self.dtype in _HALF_DTYPES:
+            # the maths and the reduction in float32; only the result is 16-bit
+            value = self._call_as(y_true, y_pred, sample_weight, "float32", across)
+            return ops.cast(value, self.dtype)
+        if across:
+            return self._call_as(y_true, y_pred, sample_weight, self.dtype, across)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
-    def _call_in_replica(self, y_true, y_pred, sample_weight):
-        """`keras.losses.Loss.__call__` with a denominator summed over the replicas."""
+    def _call_as(self, y_true, y_pred, sample_weight, dtype, across_replicas):
+        """`keras.losses.Loss.__call__` computed in `dtype`; with `across_replicas`, with
+        a denominator summed over the replicas."""
         in_mask = _backend.get_mask(y_pred)
         with keras.name_scope(self.name):
-            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_pred = ops.convert_to_tensor(y_pred, dtype=dtype)
             y_true = keras.tree.map_structure(
-                lambda x: ops.convert_to_tensor(x, dtype=self.dtype), y_true
+                lambda x: ops.convert_to_tensor(x, dtype=dtype), y_true
             )
             values = self.call(y_true, y_pred)
             out_mask = _backend.get_mask(values)
@@ -88,6 +123,8 @@ class Loss(keras.losses.Loss):
             mask = None
             if masks:
                 mask = masks[0] if len(masks) == 1 else ops.logical_and(*masks)
+            if not across_replicas:
+                return _backend.reduce(values, sample_weight, mask, self.reduction, dtype)
             counted = ops.ones_like(values)
             if mask is not None:
                 counted = counted * ops.cast(ops.reshape(mask, ops.shape(values)), values.dtype)
@@ -100,9 +137,7 @@ class Loss(keras.losses.Loss):
             total = _backend.sum_over_replicas(local)
             replicas = ops.cast(_backend.replica_count(), values.dtype)
             scale = ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
-            return _backend.reduce(
-                values * scale, sample_weight, mask, self.reduction, self.dtype
-            )
+            return _backend.reduce(values * scale, sample_weight, mask, self.reduction, dtype)
 
     def prepare(self, y_true, y_pred):
         """Hook run before Keras casts `y_true`; returns `(y_true, y_pred)`."""
@@ -141,7 +176,9 @@ class Loss(keras.losses.Loss):
         axis = self._axis(y_pred)
         out_shape = [d for i, d in enumerate(ops.shape(y_pred)) if i != axis]
         sample_weight = ops.reshape(sample_weight, (-1,) + (1,) * (out_rank - 1))
-        return ops.broadcast_to(sample_weight, out_shape)
+        # A product, not broadcast_to: PyTorch's broadcast is a view of one element
+        # per example, which Keras's reduction then multiplies in place (an error).
+        return sample_weight * ops.ones(out_shape, sample_weight.dtype)
 
     # -- configuration -----------------------------------------------------------
 

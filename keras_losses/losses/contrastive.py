@@ -24,6 +24,7 @@ from keras import ops
 from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 
@@ -126,7 +127,7 @@ def _clip_from_matches(matches, logits, across_replicas):
         # The match relation is symmetric, so column i's targets are row i's.
         rows = _soft_cross_entropy(matches, logits, axis=1)
         columns = _soft_cross_entropy(matches, logits, axis=0)
-    return 0.5 * (rows + columns)
+    return 0.5 * rows + 0.5 * columns  # halved first: rows + columns may overflow
 
 
 def _siglip_from_matches(matches, logits, across_replicas):
@@ -142,6 +143,7 @@ def _siglip_from_matches(matches, logits, across_replicas):
 # -- pure functions ----------------------------------------------------------------
 
 
+@function_twin
 def clip_loss(y_true, y_pred, *, across_replicas=False):
     """CLIP's symmetric contrastive loss: cross-entropy along rows and columns.
 
@@ -184,6 +186,7 @@ def clip_loss(y_true, y_pred, *, across_replicas=False):
     return _clip_from_matches(matches, y_pred, across_replicas)
 
 
+@function_twin
 def siglip_loss(y_true, y_pred, *, across_replicas=False):
     """SigLIP's pairwise sigmoid loss, summed over each row.
 

@@ -38,6 +38,7 @@ from keras import ops
 from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 # Whole-number gammas up to this are raised by repeated multiplication.
@@ -75,7 +76,9 @@ def _check_class_alpha(alpha):
             raise _validation.invalid("alpha", _CLASS_ALPHA, alpha) from None
     if isinstance(alpha, (str, bytes, dict)) or not hasattr(alpha, "__iter__"):
         raise _validation.invalid("alpha", _CLASS_ALPHA, alpha)
-    values = list(np.asarray(alpha).reshape(-1).tolist()) if hasattr(alpha, "shape") else list(alpha)
+    if hasattr(alpha, "shape") and len(alpha.shape) != 1:
+        raise _validation.invalid("alpha", _CLASS_ALPHA, alpha)
+    values = list(np.asarray(alpha).tolist()) if hasattr(alpha, "shape") else list(alpha)
     if not values:
         raise _validation.invalid("alpha", _CLASS_ALPHA, alpha)
     weights = []
@@ -183,13 +186,22 @@ def _open_unit(p):
     value has a zero gradient; every probability strictly inside keeps its own.
     """
     info = np.finfo(_inputs.compute_dtype(p))
-    low, high = float(info.tiny), float(1 - info.epsneg)
+    # tensors of p's dtype: a Python float would be made float32 first, where the
+    # float64 tiny is 0 and 1 - epsneg is 1, and nothing would change
+    low = _inputs.constant(info.tiny, info.dtype)
+    high = _inputs.constant(1 - info.epsneg, info.dtype)
     return ops.where(ops.less(p, low), low, ops.where(ops.greater(p, high), high, p))
 
 
 def _at_least_tiny(x):
-    """`x` floored at the smallest normal float of its dtype (one op, for speed)."""
-    return ops.maximum(x, float(np.finfo(_inputs.compute_dtype(x)).tiny))
+    """`x` floored at the smallest normal float of its dtype.
+
+    A `where`, not `maximum`: Keras 3.15's PyTorch `maximum` returns float32 for
+    float64 tensors, where the float64 floor is 0.
+    """
+    info = np.finfo(_inputs.compute_dtype(x))
+    tiny = _inputs.constant(info.tiny, info.dtype)
+    return ops.where(ops.less(x, tiny), tiny, x)
 
 
 def _move_class_axis_last(x, axis):
@@ -207,7 +219,7 @@ def _margin_logits(logits, is_class):
     class `c` is. (The shift cancels in value, so it carries no gradient.)
     """
     others = ops.where(is_class, float("-inf"), logits)
-    others_max = ops.stop_gradient(ops.max(others, axis=-1, keepdims=True))
+    others_max = ops.stop_gradient(_backend.max_along(others, -1, keepdims=True))
     exp_others = ops.exp(others - others_max)  # 0 at the class itself
     log_others = ops.squeeze(others_max, -1) + ops.log(ops.sum(exp_others, axis=-1))
     class_logit = ops.sum(ops.where(is_class, logits, 0), axis=-1)
@@ -217,6 +229,7 @@ def _margin_logits(logits, is_class):
 # -- binary ----------------------------------------------------------------------
 
 
+@function_twin
 def binary_focal_loss(
     y_true,
     y_pred,
@@ -277,6 +290,7 @@ def binary_focal_loss(
     label_smoothing = _check_label_smoothing(label_smoothing)
     from_logits = _validation.boolean("from_logits", from_logits)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
+    _inputs.check_unit_interval(y_true)  # eager: a label of 2 or -3 would give a negative loss
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
@@ -339,7 +353,7 @@ def _softmax_focal_terms(logits, gamma):
     """
     log_p = ops.log_softmax(logits, axis=-1)
     p = ops.exp(log_p)
-    at_max = ops.greater_equal(log_p, ops.max(log_p, axis=-1, keepdims=True))
+    at_max = ops.greater_equal(log_p, _backend.max_along(log_p, -1, keepdims=True))
     top, others = _sums_at_and_below_max(p, at_max)
     return _focal_terms(p, -log_p, at_max, top, others, gamma)
 
@@ -351,7 +365,9 @@ def _probability_focal_terms(probabilities, gamma):
     see at least the smallest normal float: only an exact 0 changes, where the
     cross-entropy has no finite value.
     """
-    at_max = ops.greater_equal(probabilities, ops.max(probabilities, axis=-1, keepdims=True))
+    at_max = ops.greater_equal(
+        probabilities, _backend.max_along(probabilities, -1, keepdims=True)
+    )
     top, others = _sums_at_and_below_max(probabilities, at_max)
     inverse_total = ops.reciprocal(top + others)  # one division per row
     p = probabilities * inverse_total
@@ -361,6 +377,7 @@ def _probability_focal_terms(probabilities, gamma):
     )
 
 
+@function_twin
 def categorical_focal_loss(
     y_true,
     y_pred,
@@ -422,10 +439,13 @@ def categorical_focal_loss(
     _check_num_classes(y_pred, num_classes)
     _check_alpha_length(alpha, num_classes)
     if label_smoothing:
-        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
+        classes = ops.cast(_inputs.class_count(y_pred), y_pred.dtype)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
     terms = _softmax_focal_terms if from_logits else _probability_focal_terms
     neg_log_p, factor = terms(y_pred, gamma)
-    losses = _times(factor, y_true * neg_log_p)
+    # a class with no label weight adds 0, also where its -log(p) overflowed to inf
+    # (a logit gap beyond the float range), which 0 * inf would make NaN
+    losses = _times(factor, ops.where(ops.greater(y_true, 0), y_true * neg_log_p, 0))
     weights = _class_weights(alpha, _inputs.compute_dtype(losses))
     if weights is not None:
         losses = weights * losses
@@ -453,6 +473,7 @@ def _sparse_focal_terms(y_pred, is_target, gamma, from_logits):
     return _times(_modulating_factor(gamma, one_minus_p, log_one_minus_p), cross_entropy)
 
 
+@function_twin
 def sparse_categorical_focal_loss(
     y_true,
     y_pred,
@@ -515,9 +536,9 @@ def sparse_categorical_focal_loss(
         )
     labels = _inputs.class_labels(y_true, y_pred, axis)
     y_pred = _move_class_axis_last(y_pred, axis)
-    num_classes = y_pred.shape[-1]
-    _check_num_classes(y_pred, num_classes)
-    _check_alpha_length(alpha, num_classes)
+    _check_num_classes(y_pred, y_pred.shape[-1])
+    _check_alpha_length(alpha, y_pred.shape[-1])
+    num_classes = _inputs.class_count(y_pred)  # a tensor when unknown until run time
 
     in_range = _inputs.labels_in_range(labels, num_classes, ignore_class)
     kept = None if ignore_class is None else ops.not_equal(labels, ignore_class)

@@ -20,6 +20,7 @@ from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses import trees
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 
@@ -58,7 +59,7 @@ def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
             raise ValueError("Node logits need the tree: pass `tree`, or `from_path_logits=True`.")
         logits = _inputs.floats(y_pred)
         _check_rank(logits, f"node logits (batch, {tree.num_nodes})")
-        if logits.shape[-1] != tree.num_nodes:
+        if logits.shape[-1] is not None and logits.shape[-1] != tree.num_nodes:
             raise ValueError(
                 f"Node logits must have shape (batch, {tree.num_nodes}): one per internal node "
                 f"of a tree of {tree.num_classes} classes. Received shape {tuple(logits.shape)}."
@@ -93,6 +94,7 @@ def _negative_log_likelihood(logits, on_path, valid, ignored):
     return ops.where(valid, nll, ops.where(ignored, zero, zero + float("nan")))
 
 
+@function_twin
 def hierarchical_softmax_loss(
     y_true, y_pred, *, tree=None, from_path_logits=False, ignore_class=None
 ):

@@ -7,8 +7,10 @@ margin, and grows linearly (or quadratically, when squared) with the violation.
 import keras
 from keras import ops
 
+from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 WESTON_WATKINS = "weston_watkins"
@@ -21,6 +23,7 @@ def _signed_labels(y_true):
     return ops.where(ops.equal(y_true, 0), ops.cast(-1, y_true.dtype), y_true)
 
 
+@function_twin
 def hinge(y_true, y_pred, *, margin=1.0):
     """Binary hinge loss: `mean(max(0, margin - y_true * y_pred), axis=-1)`.
 
@@ -43,6 +46,7 @@ def hinge(y_true, y_pred, *, margin=1.0):
     return ops.mean(ops.relu(margin - _signed_labels(y_true) * y_pred), axis=-1)
 
 
+@function_twin
 def squared_hinge(y_true, y_pred, *, margin=1.0):
     """Squared binary hinge loss: `mean(max(0, margin - y_true * y_pred)**2, axis=-1)`.
 
@@ -70,7 +74,7 @@ def _multiclass_hinge_from_one_hot(one_hot, scores, margin, squared, variant):
             violations = ops.square(violations)
         return ops.sum(violations, axis=-1)
     # max(0, max over j != y of s_j - s_y + margin)
-    rival = ops.max(ops.where(is_target, float("-inf"), scores), axis=-1)
+    rival = _backend.max_along(ops.where(is_target, float("-inf"), scores), -1)
     violation = ops.relu(rival - ops.squeeze(target_score, -1) + margin)
     return ops.square(violation) if squared else violation
 
@@ -79,6 +83,7 @@ def _check_variant(variant):
     return _validation.one_of("variant", variant, VARIANTS)
 
 
+@function_twin
 def multiclass_hinge(y_true, y_pred, *, margin=1.0, squared=False, variant=WESTON_WATKINS):
     """Multiclass SVM loss on one-hot labels (CS231n's linear classifier loss).
 
@@ -118,6 +123,7 @@ def multiclass_hinge(y_true, y_pred, *, margin=1.0, squared=False, variant=WESTO
     return _multiclass_hinge_from_one_hot(y_true, y_pred, margin, squared, variant)
 
 
+@function_twin
 def sparse_multiclass_hinge(
     y_true, y_pred, *, margin=1.0, squared=False, variant=WESTON_WATKINS
 ):
@@ -145,7 +151,7 @@ def sparse_multiclass_hinge(
             f"{tuple(y_pred.shape)}."
         )
     labels = _inputs.class_labels(y_true, y_pred)
-    num_classes = y_pred.shape[-1]
+    num_classes = _inputs.class_count(y_pred)  # a tensor when unknown until run time
     valid = _inputs.labels_in_range(labels, num_classes)
     one_hot = ops.one_hot(ops.where(valid, labels, 0), num_classes, dtype=y_pred.dtype)
     losses = _multiclass_hinge_from_one_hot(one_hot, y_pred, margin, squared, variant)

@@ -4,9 +4,11 @@ import keras
 from keras import ops
 
 from keras_losses.losses import _inputs
+from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 
+@function_twin
 def mean_squared_logarithmic_error(y_true, y_pred):
     """Mean squared error between `log(1 + y_true)` and `log(1 + y_pred)`.
 

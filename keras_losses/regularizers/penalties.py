@@ -17,6 +17,7 @@ import numbers
 import keras
 from keras import ops
 
+from keras_losses import _backend
 from keras_losses import _validation
 from keras_losses.losses import _inputs
 
@@ -65,17 +66,24 @@ def _resolve_axis(owner, axis, x):
 
 
 def _norm(x, axis):
-    """The Euclidean norm of `x` along `axis`, with a finite gradient at zero.
+    """The Euclidean norm of `x` along `axis`, finite for any finite `x`, with a finite
+    gradient at zero.
 
-    sqrt has an infinite derivative at 0, and 0 * inf is NaN. The square root is
-    taken only of positive sums (zero sums give sqrt a harmless 1 instead), and the
-    result is then set to 0 there: where(s > 0, sqrt(where(s > 0, s, 1)), 0). At a
-    zero group the gradient is 0, a valid subgradient of the norm.
+    Each group is divided by its largest magnitude before squaring, as safe norms
+    do: `norm(x) = m * sqrt(sum((x / m)**2))`, so squares neither overflow (a weight
+    of 1e20 would square to inf in float32) nor underflow. `m` is held constant for
+    the gradient, which is exact because the norm is homogeneous. sqrt has an
+    infinite derivative at 0, and 0 * inf is NaN: the square root is taken only of
+    positive sums (zero sums give sqrt a harmless 1 instead) and the norm is set to
+    0 there. At a zero group the gradient is 0, a valid subgradient of the norm.
     """
-    squares = ops.sum(ops.square(x), axis=axis)
+    largest = ops.stop_gradient(_backend.max_along(ops.abs(x), axis, keepdims=True))
+    scale = ops.where(ops.greater(largest, 0), largest, ops.ones_like(largest))
+    squares = ops.sum(ops.square(x / scale), axis=axis, keepdims=True)  # >= 1 unless 0
     positive = ops.greater(squares, 0)
     safe = ops.where(positive, squares, ops.ones_like(squares))
-    return ops.where(positive, ops.sqrt(safe), ops.zeros_like(squares))
+    norm = ops.where(positive, scale * ops.sqrt(safe), ops.zeros_like(squares))
+    return ops.squeeze(norm, axis=axis)
 
 
 class _Penalty(keras.regularizers.Regularizer):
@@ -244,7 +252,9 @@ class MaxNormPenalty(_Penalty):
         x = _weights(x)
         axes = _resolve_axis(f"MaxNormPenalty(axis={self.axis})", self.axis, x)
         excess = ops.relu(_norm(x, axes) - _strength(self.max_value, x))
-        return _strength(self.strength, x) * ops.sum(ops.square(excess))
+        # strength * excess**2 as (sqrt(strength) * excess)**2: finite wherever the
+        # value is (an excess of 1e20 squares to inf in float32 before 0.01 scales it)
+        return ops.sum(ops.square(_strength(self.strength**0.5, x) * excess))
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")

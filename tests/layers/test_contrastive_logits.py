@@ -198,3 +198,59 @@ class TestContrastiveLogits:
             "Invalid value for argument `logit_scale`: expected a positive float at most "
             "max_logit_scale=100.0. Received: logit_scale=200"
         )
+
+
+class TestIssue12:
+    """Issue 12, item 15."""
+
+    @pytest.mark.parametrize("magnitude", [1e-30, 1e-7, 1.0, 1e20, 1e37])
+    def test_direction_only_at_tiny_and_huge_norms(self, magnitude):
+        # the same direction at any scale: cosine 1 with [3, 4], so the logit is the
+        # scale 10 (was 0.10 at 1e-7 and 0.0 at 1e20)
+        layer = ContrastiveLogits(logit_scale=10.0)
+        a = np.array([[3.0, 4.0], [4.0, -3.0]], "float32") * np.float32(magnitude)
+        logits = keras.ops.convert_to_numpy(layer([a, np.array([[3.0, 4.0]], "float32")]))
+        np.testing.assert_allclose(logits, [[10.0], [0.0]], atol=1e-5)
+
+    def test_gradient_of_a_huge_embedding_is_finite_and_tangent(self):
+        layer = ContrastiveLogits(logit_scale=10.0)
+        b = np.array([[1.0, 0.0]], "float32")
+        a = np.array([[1e20, 1e20]], "float32")
+        value, grad = harness.value_and_grad(lambda x: layer([x, b]), a)
+        np.testing.assert_allclose(value, [[10.0 / math.sqrt(2)]], rtol=1e-5)
+        assert np.all(np.isfinite(grad))
+        # d/da of 10 * a_0 / |a| at a = (t, t): 10 * (1/|a| - a_0^2 / |a|^3) = 10 / (2 sqrt(2) t)
+        np.testing.assert_allclose(grad[0, 0], 10 / (2 * math.sqrt(2) * 1e20), rtol=1e-4)
+
+    def test_zero_embedding_still_gives_zeros(self):
+        logits = ContrastiveLogits()([np.zeros((1, 2), "float32"), np.ones((1, 2), "float32")])
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(logits), [[0.0]])
+
+    def test_one_input_says_two_are_needed(self):
+        # was TypeError: 'int' object is not iterable
+        with pytest.raises(ValueError, match=r"list of two embedding tensors \[a, b\]; received one input of shape \(2, 3\)"):
+            ContrastiveLogits()(np.ones((2, 3), "float32"))
+        with pytest.raises(ValueError, match="list of two embedding tensors"):
+            ContrastiveLogits()([np.ones((2, 3), "float32")])
+
+    @pytest.mark.parametrize("value", [1e300, 1e39, float(np.finfo("float32").max)])
+    def test_max_logit_scale_beyond_float32_is_refused(self, value):
+        with pytest.raises(ValueError, match="Invalid value for argument `max_logit_scale`"):
+            ContrastiveLogits(max_logit_scale=value)
+
+    def test_logit_bias_beyond_float32_is_refused(self):
+        with pytest.raises(ValueError, match="Invalid value for argument `logit_bias`"):
+            ContrastiveLogits(logit_bias=-1e300)
+
+    def test_largest_accepted_scale_and_bias_give_finite_logits(self):
+        largest = float(np.finfo("float32").max) / 2
+        layer = ContrastiveLogits(logit_scale=largest * 0.99, max_logit_scale=largest, logit_bias=largest * 0.99)
+        logits = keras.ops.convert_to_numpy(layer([np.eye(2, dtype="float32"), np.eye(2, dtype="float32")]))
+        assert np.all(np.isfinite(logits))
+
+    def test_a_tampered_config_is_refused_on_load(self):
+        config = ContrastiveLogits().get_config()
+        config["max_logit_scale"] = 1e300
+        # Keras's Layer.from_config wraps the ValueError in a TypeError that quotes it
+        with pytest.raises((ValueError, TypeError), match="Invalid value for argument `max_logit_scale`"):
+            ContrastiveLogits.from_config(config)

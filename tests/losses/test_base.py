@@ -135,3 +135,95 @@ class TestSubclassing:
         loss = Scaled(scale=3.0, dtype="float16")
         assert loss.get_config() == {"name": "scaled", "reduction": "sum_over_batch_size", "dtype": "float16", "scale": 3.0}
         assert repr(loss) == "Scaled(reduction='sum_over_batch_size', scale=3.0)"
+
+
+# -- issue 12 ------------------------------------------------------------------------
+
+import keras_losses as kl  # noqa: E402
+
+
+def _spatial_cases():
+    """Every loss that gives one value per position, on `(batch, 2, 2, classes)` outputs."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, (2, 2, 2))
+    labels[0, 0, 0] = 3  # ignored by the ignore_class case
+    scores = rng.normal(size=(2, 2, 2, 4)).astype("float32")
+    one_hot = np.eye(4, dtype="float32")[labels]
+    binary = (scores > 0).astype("float32")
+    return [
+        ("SparseCategoricalFocalLoss(ignore_class)", kl.SparseCategoricalFocalLoss, {"from_logits": True, "ignore_class": 3}, labels, scores),
+        ("SparseMulticlassHinge", kl.SparseMulticlassHinge, {}, np.minimum(labels, 2), scores),
+        ("CategoricalFocalLoss", kl.CategoricalFocalLoss, {"from_logits": True}, one_hot, scores),
+        ("MulticlassHinge", kl.MulticlassHinge, {}, one_hot, scores),
+        ("BinaryFocalLoss", kl.BinaryFocalLoss, {"from_logits": True}, binary, scores),
+        ("Hinge", kl.Hinge, {}, binary, scores),
+    ]
+
+
+class TestFloat32BatchWeightsOnSpatialOutputs:
+    """Issue 12, item 2: PyTorch refused a float32 `(batch,)` weight (an in-place product
+    on a broadcast view); float64 weights hid it by making a copy."""
+
+    @pytest.mark.parametrize("name,cls,kwargs,y_true,y_pred", _spatial_cases(), ids=lambda v: v if isinstance(v, str) else "")
+    def test_eager(self, name, cls, kwargs, y_true, y_pred):
+        weights = np.array([2.0, 0.5], "float32")
+        values = np.asarray(keras.ops.convert_to_numpy(cls(reduction=None, **kwargs)(y_true, y_pred)))
+        kept = np.ones(values.shape, bool)
+        if "ignore_class" in kwargs:
+            kept = y_true != kwargs["ignore_class"]
+        spread = weights.reshape((2,) + (1,) * (values.ndim - 1)) * np.ones(values.shape)
+        expected = np.sum(values * spread * kept) / np.sum(kept)
+        loss = cls(**kwargs)(y_true, y_pred, sample_weight=weights)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), expected, rtol=1e-5)
+
+    def test_in_fit(self):
+        labels = np.random.default_rng(4).integers(0, 4, (2, 3, 3))
+        model = keras.Sequential([keras.Input((3, 3, 2)), keras.layers.Dense(4)])
+        model.compile(optimizer="sgd", loss=kl.SparseCategoricalFocalLoss(from_logits=True, ignore_class=3))
+        x = np.ones((2, 3, 3, 2), "float32")
+        history = model.fit(x, labels, sample_weight=np.array([1.0, 2.0], "float32"), epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+
+
+class TestExplicit16BitDtype:
+    """Issue 12, item 13: float32 maths and reduction, only the result 16-bit."""
+
+    @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+    def test_siglip_mean_beyond_float16_partial_sums(self, dtype):
+        logits = -3e4 * np.eye(3, dtype="float32")  # every positive pair at -3e4
+        # row i: -log_sigmoid(-3e4) + 2 * -log_sigmoid(-0) ~= 3e4 + 2 log 2 (float32 gives 30001.4)
+        value = kl.SigLIPLoss(dtype=dtype)(np.arange(3), logits)
+        assert keras.backend.standardize_dtype(value.dtype) == dtype
+        np.testing.assert_allclose(float(keras.ops.cast(value, "float32")), 3e4 + 2 * np.log(2), rtol=1e-2)
+
+    def test_binary_focal_from_logits_beyond_float16(self):
+        # true value 0: the logit 1e5 would be inf in float16
+        value = kl.BinaryFocalLoss(from_logits=True, dtype="float16")([[1.0]], np.array([[1e5]], "float32"))
+        assert float(value) == 0.0
+
+    def test_sum_of_large_values_is_float32_then_cast(self):
+        # each value 4e4 fits float16; their sum (1.2e5) does not, their mean does
+        y_pred = np.full((3, 1), 4e4 + 1.0, "float32")
+        value = kl.Hinge(dtype="float16")(np.ones((3, 1), "float32"), -y_pred)
+        np.testing.assert_allclose(float(value), 4e4 + 2.0, rtol=1e-3)
+
+
+class TestConstructorArguments:
+    """Issue 12, item 14."""
+
+    @pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "uint8"])
+    @pytest.mark.parametrize("cls", [kl.Hinge, kl.BinaryFocalLoss, kl.CLIPLoss, kl.MeanSquaredLogarithmicError])
+    def test_non_float_dtype_is_refused(self, cls, dtype):
+        # kl.Hinge(dtype="int32") gave 1.0 where float32 gives 0.45
+        with pytest.raises(ValueError, match="Invalid value for argument `dtype`: expected a float dtype"):
+            cls(dtype=dtype)
+
+    @pytest.mark.parametrize("name", [5, 1.0, ["hinge"], b"hinge"])
+    def test_non_string_name_is_refused_at_construction(self, name):
+        with pytest.raises(ValueError, match="Invalid value for argument `name`"):
+            kl.Hinge(name=name)
+
+    def test_float_dtypes_and_policies_are_accepted(self):
+        for dtype in ["float16", "bfloat16", "float32", "float64", keras.DTypePolicy("mixed_float16")]:
+            kl.Hinge(dtype=dtype)
+        assert kl.Hinge(name=None).name  # Keras names it

@@ -546,3 +546,38 @@ def test_trains_under_mixed_float16_with_loss_scaling(name):
     history = model.fit(x, y, epochs=6, batch_size=32, verbose=0).history["loss"]
     assert np.all(np.isfinite(history)), history
     assert history[-1] < 0.6 * history[0], history
+
+
+# -- issue 12 ------------------------------------------------------------------------
+
+
+class TestIssue12:
+    def test_float64_probabilities_at_zero_and_one(self):
+        # item 9: the clamp compared in float32, where float64's tiny is 0: NaN and inf
+        kl = keras_losses
+        for dtype in (None, "float64"):
+            zero = kl.BinaryFocalLoss(dtype=dtype)(np.array([[0.0]]), np.array([[0.0]]))
+            assert float(zero) == 0.0  # y = 0, p = 0: nothing wrong, no loss (Keras: 0.0)
+        value = kl.binary_focal_loss(np.array([[1.0]]), np.array([[0.0]], "float64"))
+        if keras.backend.standardize_dtype(value.dtype) == "float64":
+            # p = 0 moved to the float64 tiny: 0.25 * -log(2.2250738585072014e-308)
+            np.testing.assert_allclose(float(value[0]), 0.25 * 708.3964185322641, rtol=1e-6)
+        assert np.isfinite(float(value[0]))
+
+    @pytest.mark.parametrize("alpha", [np.ones((2, 3)), np.ones((1, 3)), [[0.5, 1.0, 2.0]]])
+    def test_two_dimensional_alpha_is_refused(self, alpha):
+        # item 14: a (2, 3) array was flattened into six class weights
+        for cls in (CategoricalFocalLoss, SparseCategoricalFocalLoss):
+            with pytest.raises(ValueError, match="Invalid value for argument `alpha`"):
+                cls(alpha=alpha)
+
+    def test_one_dimensional_array_alpha_is_accepted(self):
+        assert CategoricalFocalLoss(alpha=np.array([0.5, 1.0])).alpha == [0.5, 1.0]
+
+    def test_categorical_from_logits_beyond_the_float_range(self):
+        # item 16: log_softmax of -3e38 - 3e38 is -inf, and its label weight 0 made 0 * inf
+        loss = CategoricalFocalLoss(from_logits=True, reduction=None)
+        y_pred = np.array([[3e38, -3e38, 0.0]], "float32")
+        np.testing.assert_array_equal(loss(np.array([[1.0, 0.0, 0.0]]), y_pred), [0.0])
+        _, grad = harness.value_and_grad(lambda x: loss(np.array([[1.0, 0.0, 0.0]], "float32"), x), y_pred)
+        assert np.all(np.isfinite(grad))

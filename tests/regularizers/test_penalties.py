@@ -344,3 +344,34 @@ class TestGroupLassoSelectsFeatures:
         # Without the penalty, the noise keeps them well away from zero.
         unregularized = self.row_norms(None)[self.RELEVANT :]
         assert np.mean(irrelevant) < 0.25 * np.mean(unregularized), (irrelevant, unregularized)
+
+
+class TestIssue12:
+    """Issue 12, item 16: norms scaled before squaring; gradients finite at 0 and 1e20."""
+
+    def test_group_lasso_of_a_huge_weight(self):
+        # 0.01 * |2e19| = 2e17 (the sum of squares 4e38 overflowed float32 to inf)
+        value = GroupLasso(0.01)(np.full((1, 1), 2e19, "float32"))
+        np.testing.assert_allclose(float(value), 2e17, rtol=1e-6)
+
+    def test_group_lasso_of_a_tiny_weight(self):
+        # 1e-30 squared underflows float32 to 0: the norm was 0, it is 5e-30
+        value = GroupLasso(1.0)(np.array([[3e-30, 4e-30]], "float32"))
+        np.testing.assert_allclose(float(value), 5e-30, rtol=1e-6)
+
+    @pytest.mark.parametrize("penalty", [GroupLasso(0.01), MaxNormPenalty(max_value=3.0, strength=0.01, axis=1)], ids=repr)
+    @pytest.mark.parametrize("magnitude", [0.0, 1e-30, 1e20])
+    def test_gradient_is_finite(self, penalty, magnitude):
+        w = np.full((2, 2), magnitude, "float32")
+        w[0, 1] = 0.0
+        value, grad = harness.value_and_grad(lambda x: penalty(x), w)
+        assert np.all(np.isfinite(grad)), grad
+        assert np.isfinite(value)
+
+    def test_max_norm_penalty_at_1e20(self):
+        # 0.01 * (1e20 - 3)**2 = 1e38: finite in float32 (1e20**2 alone is not)
+        w = np.array([[1e20]], "float32")
+        value, grad = harness.value_and_grad(lambda x: MaxNormPenalty(3.0, 0.01)(x), w)
+        np.testing.assert_allclose(value, 1e38, rtol=1e-5)
+        # d/dw of 0.01 * (|w| - 3)**2 = 0.02 * (w - 3) = 2e18
+        np.testing.assert_allclose(grad, [[2e18]], rtol=1e-5)
