@@ -531,3 +531,27 @@ def _largest_tensor_sizes(graph):
                 if hasattr(function, "name"):
                     graphs.append(g._get_function(function.name).graph)
     return sizes
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_tiled_form_under_jax_data_parallel_equals_dense_on_one_device():
+    """2 JAX CPU devices with DataParallel and the tiled losses train like one device
+    with the dense losses: the same losses and weights after 4 SGD steps."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras.distribution.DataParallel runs on the JAX backend")
+    script = os.path.join(os.path.dirname(__file__), "contrastive_tiled_jax.py")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run(
+        [sys.executable, script], capture_output=True, text=True, timeout=240, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for run in json.loads(result.stdout.strip().splitlines()[-1]):
+        assert run["devices"] == 2
+        np.testing.assert_allclose(run["tiled_loss"], run["dense_loss"], rtol=1e-5)
+        moved = 0.0
+        for dense, tiled, initial in zip(run["dense_weights"], run["tiled_weights"], run["initial_weights"]):
+            np.testing.assert_allclose(tiled, dense, rtol=1e-5, atol=1e-5, err_msg=run["loss"])
+            moved = max(moved, np.max(np.abs(np.array(dense) - np.array(initial))))
+        assert moved > 0.1, "the weights barely moved: the comparison would prove little"
