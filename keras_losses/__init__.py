@@ -7,17 +7,13 @@ object with Keras.
 
 from keras_losses._version import __version__
 
+from keras_losses import _startup
+
 try:
-    import keras
+    with _startup.quiet_backend_import():  # TensorFlow's log lines, for the verify command only
+        import keras
 except ImportError as error:  # Keras itself, or the backend it was told to use, is missing
-    raise ImportError(
-        "keras_losses needs Keras 3 and one backend. Install one of:\n"
-        "    pip install 'keras-losses[tensorflow]'   (or [tensorflow-cpu])\n"
-        "    pip install 'keras-losses[jax]'\n"
-        "    pip install 'keras-losses[torch]'\n"
-        "and select it with the KERAS_BACKEND environment variable "
-        f"(tensorflow, jax or torch). The import failed with: {error}"
-    ) from error
+    raise ImportError(_startup.import_error_message(error)) from error
 
 if int(keras.__version__.split(".")[0]) < 3:
     raise ImportError(

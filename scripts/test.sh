@@ -11,7 +11,9 @@
 #     on JAX with `KERAS_BACKEND=jax pytest tests`;
 #   - PyTorch: every test;
 #   - every script in examples/, every tutorial in its fast mode, and the docs site
-#     built with warnings as errors.
+#     built with warnings as errors;
+#   - the next Keras (keras-nightly, in its own .venv-nightly): the verification
+#     command --quick and the saving tests (scripts/keras_nightly.sh).
 # Each backend runs in its own processes (two pytest workers: the machine's two cores).
 #   bash scripts/test.sh
 set -uo pipefail
@@ -35,5 +37,6 @@ stage "examples + tutorials (fast mode)" 180 bash -c '
   cat "$log"; rm -f "$log"
   exit $(( tutorials || status ))' || status=1
 stage "docs site (strict)" 45 env NO_MKDOCS_2_WARNING=1 $py -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)" || status=1
+stage "keras-nightly (next Keras)" 150 bash scripts/keras_nightly.sh || status=1
 budget_report
 exit $status

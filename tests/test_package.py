@@ -23,3 +23,73 @@ def test_function_twins_are_exported_beside_classes():
                  "mean_squared_logarithmic_error"):
         assert callable(getattr(keras_losses, name))
         assert getattr(keras_losses.losses, name) is getattr(keras_losses, name)
+
+
+def test_unset_backend_error_says_what_is_installed_and_what_to_set(tmp_path):
+    # As with `pip install keras-losses[jax]` and no KERAS_BACKEND: Keras falls back
+    # to TensorFlow, which is not there.
+    from keras_losses import _startup
+
+    block = (
+        "import sys\n"
+        "class NotInstalled:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'tensorflow':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NotInstalled())\n"
+        "import keras_losses\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)  # no keras.json choosing a backend
+    result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode != 0
+    message = result.stderr.split("ImportError: ")[-1]
+    assert "KERAS_BACKEND is not set" in message
+    assert "'tensorflow', which is not installed" in message
+    others = [b for b in _startup.installed_backends() if b != "tensorflow"]
+    if others:
+        assert f"Installed backends: {', '.join(others)}." in message
+        assert f"export KERAS_BACKEND={others[0]}" in message
+    assert "pip install 'keras-losses[tensorflow]'" in message
+
+
+def test_backend_error_messages():
+    from keras_losses import _startup
+
+    missing_keras = ModuleNotFoundError("No module named 'keras'", name="keras")
+    assert "Install it with one of them" in _startup.import_error_message(missing_keras)
+    os.environ["KERAS_BACKEND"], saved = "torch", os.environ.get("KERAS_BACKEND")
+    try:
+        message = _startup.import_error_message(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    finally:
+        if saved is None:
+            del os.environ["KERAS_BACKEND"]
+        else:
+            os.environ["KERAS_BACKEND"] = saved
+    assert "KERAS_BACKEND is set to 'torch'" in message
+
+
+def _keras_requirement():
+    tomllib = __import__("pytest").importorskip("tomllib")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    from packaging.requirements import Requirement
+
+    (keras_req,) = [Requirement(d) for d in dependencies if Requirement(d).name == "keras"]
+    with open(os.path.join(root, "constraints", "ci.txt")) as f:
+        pinned = [line.split("==")[1].strip() for line in f if line.startswith("keras==")]
+    return keras_req, pinned
+
+
+def test_declared_keras_range_is_the_tested_one():
+    # keras_losses imports keras.src (private): the range must be closed, its floor
+    # the version CI pins, and the Keras running this test (the pinned one, or
+    # keras-nightly in its CI stage) must lie inside it.
+    import keras
+
+    keras_req, pinned = _keras_requirement()
+    bounds = {spec.operator: spec.version for spec in keras_req.specifier}
+    assert bounds.get(">=") == pinned[0], (keras_req, pinned)
+    assert "<" in bounds, f"{keras_req}: keras.src is imported, so the range needs a ceiling"
+    assert keras_req.specifier.contains(keras.__version__, prereleases=True), (keras.__version__, str(keras_req))

@@ -21,12 +21,23 @@ class Reference:
             `KERAS`, a builder `fn()` of the built-in, which is then called like the
             object under test; for `TORCH`, `fn(**inputs)` on float64 torch tensors.
         backends: the Keras backends it runs on (`None`: all).
+        library: the Python package it needs besides Keras and the active backend
+            (default: "torch" for `TORCH`, none otherwise). Where that package is
+            not installed, the reference is skipped, and the report says so.
     """
 
     name: str
     kind: str
     fn: Callable
     backends: tuple = None
+    library: str = None
+
+    @property
+    def requires(self):
+        """The package this reference imports, or `None`."""
+        if self.library is not None:
+            return self.library
+        return "torch" if self.kind == TORCH else None
 
 
 @dataclasses.dataclass(frozen=True)

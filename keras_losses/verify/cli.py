@@ -20,6 +20,11 @@ def _parser():
     parser.add_argument("--quick", action="store_true", help="a short subset: the main cases, float32 and float16")
     parser.add_argument("--report", metavar="FILE", help="also write the table to FILE (.md or .json)")
     parser.add_argument("--only", metavar="TEXT", help="only the objects whose name contains TEXT")
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="also print the full table: every mode, device and dtype of every object "
+        "(failures are always printed in full)",
+    )
     return parser
 
 
@@ -46,17 +51,28 @@ def main(argv=None):
         return 2
 
     env = report.environment()
-    print(
+    header = (
         f"keras_losses {env['keras_losses']} on keras {env['keras']}, backend {env['backend']}; "
         f"modes {', '.join(backends.modes())}; devices {', '.join(backends.devices())}; "
-        f"dtypes {', '.join(dtypes)}; {len(cases)} objects",
-        flush=True,
+        f"dtypes {', '.join(dtypes)}; {len(cases)} objects. One line per object as it is checked "
+        "(worst relative error of values and gradients against its references):"
     )
-    rows = runner.run_all(cases, dtypes=dtypes)
-    print(report.text_table(rows))
-    failed = [r for r in rows if not r.passed]
+    print(report._wrap(header), flush=True)
+
+    def progress(case, rows):
+        index = cases.index(case) + 1
+        print(report.object_line(case.name, rows, index, len(cases)), flush=True)
+        for line in report.failure_lines(rows):
+            print(line, flush=True)
+
+    rows = runner.run_all(cases, dtypes=dtypes, progress=progress)
+    if args.verbose:
+        print("\nEvery mode, device and dtype:\n" + report.text_table(rows))
+    failed = report.failed(rows)
     seconds = time.perf_counter() - start
-    print(f"\n{len(rows) - len(failed)} of {len(rows)} comparisons passed in {seconds:.0f} s.")
+    print()
+    for line in report.summary_lines(rows, seconds):
+        print(line)
     if args.report:
         command = "python -m keras_losses.verify " + " ".join(argv if argv is not None else sys.argv[1:])
         command = f"KERAS_BACKEND={env['backend']} " + command.strip()
@@ -66,6 +82,6 @@ def main(argv=None):
             f.write(text)
         print(f"Report written to {args.report}.")
     if failed:
-        print(f"{len(failed)} comparisons FAILED.", file=sys.stderr)
+        print(f"{len(failed)} comparisons FAILED (listed in full above).", file=sys.stderr)
         return 1
     return 0

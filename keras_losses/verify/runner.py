@@ -1,6 +1,7 @@
 """Runs verification cases in each mode, device and dtype, and compares."""
 
 import dataclasses
+import importlib
 import zlib
 
 import keras
@@ -28,6 +29,7 @@ class Row:
     grad_rel: float
     passed: bool
     note: str = ""
+    skipped: bool = False  # the reference's library is not installed: not compared
 
 
 def _seed(name):
@@ -62,6 +64,23 @@ class _Inputs:
                 tensor = backends.to_tensor(array)
                 self.seen[key] = array
             self.tensors[key] = tensor
+
+
+_installed = {}
+
+
+def missing_library(ref):
+    """The name of the package `ref` needs when it cannot be imported, else `None`."""
+    library = ref.requires
+    if library is None:
+        return None
+    if library not in _installed:
+        try:
+            importlib.import_module(library)
+            _installed[library] = True
+        except ImportError:
+            _installed[library] = False
+    return None if _installed[library] else library
 
 
 def _references(case):
@@ -144,11 +163,22 @@ def check(case, mode, device, dtype):
     """Compares `case` against each of its references in one mode/device/dtype.
 
     Returns:
-        A list of `Row`, one per reference that runs on the active backend.
+        A list of `Row`, one per reference that runs on the active backend (a
+        reference whose library is not installed gives a row marked `skipped`).
     """
     refs = _references(case)
     if not refs:
         return []
+    rows = []
+    for ref in refs:
+        library = missing_library(ref)
+        if library is not None:
+            rows.append(Row(case.name, ref.name, _backend.name(), mode, device, dtype,
+                            np.nan, np.nan, np.nan, np.nan, False,
+                            note=f"skipped: {library} is not installed", skipped=True))
+    refs = [ref for ref in refs if missing_library(ref) is None]
+    if not refs:
+        return rows
     prepared = _prepare(case, dtype, device)
     subject = case.build()
     try:
@@ -165,7 +195,6 @@ def check(case, mode, device, dtype):
     except Exception as error:  # reported as a failed row, not a crash of the run
         value = grad = None
         failure = f"{type(error).__name__}: {error}".splitlines()[0][:200]
-    rows = []
     tolerance = backends.TOLERANCES[dtype]
     for ref in refs:
         row = Row(case.name, ref.name, _backend.name(), mode, device, dtype,
@@ -177,25 +206,33 @@ def check(case, mode, device, dtype):
         ref_value, ref_grad = prepared.reference(ref)
         row.value_abs, row.value_rel = _normwise(value, ref_value)
         passed = row.value_rel <= tolerance["value"]
+        notes = [] if passed else [f"value rel {row.value_rel:.1e} > {tolerance['value']:.0e}"]
         if ref_grad is not None and grad is not None:
             row.grad_abs, row.grad_rel = _normwise(grad, ref_grad)
             # A built-in computes in float32 too: allow its rounding on top of ours.
             grad_tolerance = tolerance["grad"] * (2 if ref.kind == case_lib.KERAS else 1)
-            passed = passed and row.grad_rel <= grad_tolerance
+            if not row.grad_rel <= grad_tolerance:
+                passed = False
+                notes.append(f"grad rel {row.grad_rel:.1e} > {grad_tolerance:.0e}")
         row.passed = bool(passed)
+        row.note = ", ".join(notes)
         rows.append(row)
     return rows
 
 
 def run_all(cases, modes=None, devices=None, dtypes=None, progress=None):
-    """Every case in every mode, device and dtype; returns the list of `Row`."""
+    """Every case in every mode, device and dtype; returns the list of `Row`.
+
+    `progress(case, rows)`, when given, is called after each case with its rows.
+    """
     rows = []
-    for device in devices or backends.devices():
-        for case in cases:
+    for case in cases:
+        new = []
+        for device in devices or backends.devices():
             for dtype in dtypes or backends.DTYPES:
                 for mode in modes or backends.modes():
-                    new = check(case, mode, device, dtype)
-                    rows.extend(new)
-                    if progress is not None:
-                        progress(new)
+                    new.extend(check(case, mode, device, dtype))
+        rows.extend(new)
+        if progress is not None:
+            progress(case, new)
     return rows
