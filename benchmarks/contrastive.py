@@ -20,7 +20,16 @@ Peak memory, per backend (KERAS_BACKEND, TensorFlow by default):
   (`memory_analysis()`), the same measure on CPU and GPU.
 * torch: `torch.cuda.max_memory_allocated` above the inputs on a GPU; none on CPU.
 
-    python benchmarks/contrastive.py [--quick] [--repeats N]
+The tiled forms (`--tiled`): value and gradient with respect to both embeddings,
+the scale and the bias, of `CLIPLoss(tiled=True)` / `SigLIPLoss(tiled=True)` on
+the packed embeddings against the dense losses on the materialised logits, at
+n = 4096 and 16384, d = 512, each n in a fresh process (TensorFlow under XLA, or
+JAX under jit with KERAS_BACKEND=jax). Goals at n = 16384: the tiled loss's extra
+peak memory at most 64 MiB (one (n, n) float32 matrix is 1 GiB) and its time at
+most 1.3x the dense loss's. It ends with a projection to n = 65,536 on 8 replicas
+from the measured costs.
+
+    python benchmarks/contrastive.py [--quick] [--repeats N] [--tiled]
 """
 
 import os
@@ -211,13 +220,154 @@ def replica_memory(quick):
     harness.table(rows, list(rows[0]))
 
 
+def _tiled_steps(kind, n, dim, tile_size):
+    """{form: step()} for the dense and the tiled loss of `kind`, and a memory probe.
+
+    Each step takes the embeddings `a`, `b` (unit rows), the scale and the bias and
+    returns the loss and its gradients with respect to all four: the dense form
+    through the `(n, n)` logits, the tiled form through the packed input.
+    """
+    from keras import ops
+
+    loss_class = keras_losses.CLIPLoss if kind == "CLIP" else keras_losses.SigLIPLoss
+    dense_loss, tiled_loss = loss_class(), loss_class(tiled=True, tile_size=tile_size)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, n, dim)).astype("float32")
+    x /= np.linalg.norm(x, axis=2, keepdims=True)
+    ids = np.arange(n, dtype="int32")
+
+    def dense(a, b, scale, bias):
+        return dense_loss(ids, scale * ops.matmul(a, ops.transpose(b)) + bias)
+
+    def tiled(a, b, scale, bias):
+        column = ops.ones((n, 1), "float32")
+        return tiled_loss(ids, ops.concatenate([a, b, column * scale, column * bias], axis=1))
+
+    args = [x[0], x[1], np.float32(10.0), np.float32(-5.0)]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def compiled(fn):
+            @tf.function(jit_compile=True)
+            def step(a, b, scale, bias):
+                with tf.GradientTape() as tape:
+                    tape.watch([a, b, scale, bias])
+                    value = fn(a, b, scale, bias)
+                return value, tape.gradient(value, [a, b, scale, bias])
+
+            return step
+
+        args = [tf.constant(v) for v in args]
+
+        def peak_mib(step):
+            harness.block(step(*args))
+            tf.config.experimental.reset_memory_stats("CPU:0")
+            before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+            harness.block(step(*args))
+            return (tf.config.experimental.get_memory_info("CPU:0")["peak"] - before) / 2**20
+
+    else:
+        import jax
+
+        def compiled(fn):
+            return jax.jit(jax.value_and_grad(fn, argnums=(0, 1, 2, 3)))
+
+        args = [jax.numpy.asarray(v) for v in args]
+
+        def peak_mib(step):
+            analysis = step.lower(*args).compile().memory_analysis()
+            return (analysis.temp_size_in_bytes + analysis.output_size_in_bytes) / 2**20
+
+    steps = {"dense": compiled(dense), "tiled": compiled(tiled)}
+    return steps, args, peak_mib
+
+
+def tiled_one(n, dim, tile_size, repeats):
+    """Times and peaks of both forms of both losses at one n; one JSON line."""
+    import json
+
+    rows = []
+    for kind in ("CLIP", "SigLIP"):
+        steps, args, peak_mib = _tiled_steps(kind, n, dim, tile_size)
+        peaks = {form: peak_mib(step) for form, step in steps.items()}
+        times = harness.compare({form: (lambda s=step: s(*args)) for form, step in steps.items()}, repeats, warmup=1)
+        rows.append({"kind": kind, "n": n, "times": times, "peaks": peaks})
+    print(json.dumps(rows))
+
+
+def tiled(args):
+    """Each n in a fresh process (peak memory per configuration), then the table."""
+    import json
+    import subprocess
+
+    dim, tile_size = (64, 128) if args.quick else (512, 256)
+    sizes = (512, 1024) if args.quick else (4096, 16384)
+    repeats = min(args.repeats, 3) if not args.quick else args.repeats
+    rows = []
+    for n in sizes:
+        command = [sys.executable, __file__, "--tiled-one", f"{n},{dim},{tile_size},{repeats}"]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            sys.exit(f"{command} failed:\n{result.stderr[-3000:]}")
+        output = result.stdout
+        for row in json.loads(output.strip().splitlines()[-1]):
+            matrix_mib = row["n"] ** 2 * 4 / 2**20
+            rows.append(
+                {
+                    "loss": row["kind"],
+                    "n": row["n"],
+                    "dense ms": row["times"]["dense"] * 1e3,
+                    "tiled ms": row["times"]["tiled"] * 1e3,
+                    "tiled / dense": row["times"]["tiled"] / row["times"]["dense"],
+                    "dense peak MiB": row["peaks"]["dense"],
+                    "tiled peak MiB": row["peaks"]["tiled"],
+                    "(n, n) matrix MiB": matrix_mib,
+                }
+            )
+    mode = "XLA" if keras.backend.backend() == "tensorflow" else "jax.jit"
+    harness.header(
+        f"Tiled vs dense contrastive losses, value and gradient w.r.t. embeddings, scale and bias; "
+        f"d = {dim}, tile_size = {tile_size}, {keras.backend.backend()} {mode}"
+    )
+    harness.table(rows, list(rows[0]))
+    embeddings_mib = 2 * sizes[-1] * dim * 4 / 2**20
+    print(
+        f"peak includes the step's outputs: the gradients of both embeddings, {embeddings_mib:.0f} MiB "
+        f"at n = {sizes[-1]} (the same for both forms); goals at n = {sizes[-1]}: tiled peak minus that "
+        "<= 64 MiB, tiled / dense <= 1.3"
+    )
+    # Projection: one replica of 8 at n = 65,536 holds its 8,192 rows against the
+    # 65,536 gathered columns in two row passes (image-to-text, text-to-image), the
+    # same work as 2 * 8192 * 65536 / n**2 single-device tiled steps at n.
+    largest = [r for r in rows if r["n"] == sizes[-1] and r["loss"] == "CLIP"][0]
+    n, n_global, replicas = sizes[-1], 65536, 8
+    n_local = n_global // replicas
+    work = 2 * n_local * n_global / n**2
+    gathered_mib = 2 * 2 * n_global * dim * 4 / 2**20  # both embeddings and their gradients
+    tile_mib = 4 * n_local * tile_size * 4 / 2**20  # about four (n_local, tile) temporaries
+    print(
+        f"projection (not measured), CLIP at n = {n_global} on {replicas} replicas, d = {dim}: "
+        f"{work:.1f} x the n = {n} step = {work * largest['tiled ms'] / 1e3:.1f} s per step on this CPU; "
+        f"per replica about {gathered_mib:.0f} MiB of gathered embeddings and their gradients plus "
+        f"{tile_mib:.0f} MiB of tiles, where the dense form would hold a "
+        f"({n_local}, {2 * n_global}) block of {n_local * 2 * n_global * 4 / 2**30:.1f} GiB"
+    )
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--tiled-one":
+        n, dim, tile_size, repeats = (int(v) for v in sys.argv[2].split(","))
+        return tiled_one(n, dim, tile_size, repeats)
     args = harness.arguments(
         __doc__.splitlines()[0],
         replicas_memory=dict(action="store_true", help="only the per-replica memory of across_replicas (TensorFlow)"),
+        tiled=dict(action="store_true", help="only the tiled forms against the dense ones, each n in its own process"),
     )
     if args.replicas_memory:
         return replica_memory(args.quick)
+    if args.tiled:
+        return tiled(args)
     backend = keras.backend.backend()
     builders = {"tensorflow": _tensorflow_steps, "jax": _jax_steps, "torch": _torch_steps}[backend]
     device = _device()

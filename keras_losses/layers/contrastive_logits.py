@@ -76,9 +76,16 @@ class ContrastiveLogits(keras.layers.Layer):
             bias added to every logit (`-10.0` is SigLIP's start, with
             `logit_scale=10.0`).
         across_replicas: gather the global batch under `tf.distribute` (see above).
+        tiled: return the packed `(n, 2 * d + 2)` tensor `[a, b, scale, bias]` (both
+            normalised embeddings, then the scale and the bias on every row) instead
+            of the logits, for `CLIPLoss(tiled=True)` and `SigLIPLoss(tiled=True)`,
+            which compute the logits tile by tile and never hold the `(n, n)`
+            matrix. With `tiled=True` the layer never gathers; the losses do (their
+            own `across_replicas`).
 
     Input: `[a, b]`, two float tensors `(n, d)` and `(m, d)`.
-    Output: float32 `(n, m)`; `(n, 2 * n_global)` with `across_replicas=True`.
+    Output: float32 `(n, m)`; `(n, 2 * n_global)` with `across_replicas=True`;
+    `(n, 2 * d + 2)` with `tiled=True`.
 
     Example:
 
@@ -104,6 +111,7 @@ class ContrastiveLogits(keras.layers.Layer):
         learn_scale=True,
         logit_bias=None,
         across_replicas=False,
+        tiled=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -134,6 +142,7 @@ class ContrastiveLogits(keras.layers.Layer):
                 logit_bias,
             )
         self.across_replicas = _validation.boolean("across_replicas", across_replicas)
+        self.tiled = _validation.boolean("tiled", tiled)
         self._log_max_scale = math.log(self.max_logit_scale)
 
     def build(self, input_shape):
@@ -187,6 +196,8 @@ class ContrastiveLogits(keras.layers.Layer):
         a, b = inputs
         a = _l2_normalize(_inputs.floats(a, "float32"))
         b = _l2_normalize(_inputs.floats(b, "float32"))
+        if self.tiled:
+            return self._packed(a, b)
         if self.across_replicas:
             if _differ(a.shape[0], b.shape[0]):
                 raise ValueError(
@@ -208,8 +219,22 @@ class ContrastiveLogits(keras.layers.Layer):
             logits = logits + ops.cast(self.bias, "float32")
         return logits
 
+    def _packed(self, a, b):
+        """`[a, b, scale, bias]` side by side, `(n, 2 * d + 2)`: the tiled losses' input."""
+        if _differ(a.shape[0], b.shape[0]):
+            raise ValueError(
+                "With tiled=True both embedding batches must have the same size; "
+                f"received shapes {tuple(a.shape)} and {tuple(b.shape)}."
+            )
+        column = ops.ones_like(a[:, :1])
+        bias = 0.0 if self.bias is None else ops.cast(self.bias, "float32")
+        return ops.concatenate([a, b, column * self.scale, column * bias], axis=1)
+
     def compute_output_shape(self, input_shape):
         a_shape, b_shape = input_shape
+        if self.tiled:
+            d = a_shape[-1]
+            return (a_shape[0], None if d is None else 2 * d + 2)
         if self.across_replicas:
             return (a_shape[0], None)
         return (a_shape[0], b_shape[0])
@@ -227,6 +252,7 @@ class ContrastiveLogits(keras.layers.Layer):
                 "learn_scale": self.learn_scale,
                 "logit_bias": self.logit_bias,
                 "across_replicas": self.across_replicas,
+                "tiled": self.tiled,
             }
         )
         return config

@@ -23,9 +23,11 @@ from keras import ops
 
 from keras_losses import _backend
 from keras_losses import _validation
+from keras_losses.losses import _contrastive_tiles
 from keras_losses.losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
+from keras_losses.losses.base import _EXACT_INTEGER_LIMIT
 
 
 # -- pair ids ----------------------------------------------------------------------
@@ -140,11 +142,78 @@ def _siglip_from_matches(matches, logits, across_replicas):
     return -ops.sum(ops.log_sigmoid(signs * logits), axis=1)
 
 
+# -- the tiled form: from the embeddings, without the logit matrix ------------------
+
+
+def _pair_groups(y_true, *, across_replicas=False):
+    """Small exact integers standing for the pair ids: equal ids, equal groups.
+
+    A group is the position of the id among the sorted ids of the (global) batch, so
+    it is below the global batch size, exact in float32 (and consistent across
+    replicas), and can pass Keras's float cast of `y_true` unharmed.
+    """
+    ids = _pair_ids(y_true)
+    all_ids = _backend.all_gather(ids) if across_replicas else ids
+    return ops.cast(ops.searchsorted(ops.sort(all_ids), ids), "int32")
+
+
+def _unpack_embeddings(y_pred):
+    """`(a, b, scale, bias)` from the packed output of `ContrastiveLogits(tiled=True)`."""
+    y_pred = _inputs.floats(y_pred, "float32")
+    width = y_pred.shape[-1]
+    if len(y_pred.shape) != 2 or width is None or width < 4 or width % 2:
+        raise ValueError(
+            "With tiled=True, `y_pred` must be the packed (n, 2 * d + 2) output of "
+            "`ContrastiveLogits(tiled=True)`: both normalised embeddings, the scale and "
+            f"the bias. Received shape {tuple(y_pred.shape)}."
+        )
+    d = (width - 2) // 2
+    # Every row holds the same scale and bias: their mean spreads the gradient
+    # evenly over the rows, and the layer's broadcast sums it back.
+    scale = ops.mean(y_pred[:, 2 * d])
+    bias = ops.mean(y_pred[:, 2 * d + 1])
+    return y_pred[:, :d], y_pred[:, d : 2 * d], scale, bias
+
+
+def _tiled(kind, groups, y_pred, across_replicas, tile_size):
+    """CLIP ("clip") or SigLIP ("siglip") per example from groups and packed embeddings."""
+    a, b, scale, bias = _unpack_embeddings(y_pred)
+    groups = ops.cast(groups, "int32")
+    if len(groups.shape) == 2 and groups.shape[-1] == 1:
+        groups = ops.squeeze(groups, -1)
+    if _differ(groups.shape[0], a.shape[0]):
+        raise _logits_shape_error(
+            groups.shape, y_pred.shape, "`y_true` must hold one pair id per row of `y_pred`"
+        )
+    tiles = _contrastive_tiles.tiled_loss
+    if not across_replicas or _backend.replica_count() == 1:
+        if kind == "siglip":
+            return tiles("siglip", a, b, groups, groups, scale, bias, tile_size)
+        return tiles("clip", a, b, groups, groups, scale, bias, tile_size)
+    # Across replicas: this replica's rows against the global batch's columns. Only
+    # the (n, d) embeddings are gathered (with gradient), never logits.
+    d = a.shape[-1]
+    # The gather may lose the static embedding size, which the tiles need.
+    all_a = ops.reshape(_backend.all_gather(a), (-1, d))
+    all_b = ops.reshape(_backend.all_gather(b), (-1, d))
+    all_groups = ops.reshape(_backend.all_gather(groups), (-1,))
+    if kind == "siglip":
+        # Each pair is scored once: in the row of its image, as in the dense form.
+        return tiles("siglip", a, all_b, groups, all_groups, scale, bias, tile_size)
+    image_to_text = tiles("clip_rows", a, all_b, groups, all_groups, scale, bias, tile_size)
+    text_to_image = tiles("clip_rows", b, all_a, groups, all_groups, scale, bias, tile_size)
+    return 0.5 * image_to_text + 0.5 * text_to_image
+
+
+def _check_tile_size(tile_size):
+    return _validation.integer("tile_size", tile_size, minimum=1)
+
+
 # -- pure functions ----------------------------------------------------------------
 
 
 @function_twin
-def clip_loss(y_true, y_pred, *, across_replicas=False):
+def clip_loss(y_true, y_pred, *, across_replicas=False, tiled=False, tile_size=256):
     """CLIP's symmetric contrastive loss: cross-entropy along rows and columns.
 
     For example `i`, with `L = y_pred` and targets `t` spread evenly over the
@@ -166,6 +235,13 @@ def clip_loss(y_true, y_pred, *, across_replicas=False):
         across_replicas: score each example against the global batch under
             `tf.distribute` (see the module docstring); the same as `False` with one
             replica.
+        tiled: `y_pred` is the packed `(n, 2 * d + 2)` output of
+            `ContrastiveLogits(tiled=True)` (both normalised embeddings, the scale,
+            the bias), and the logits are computed `tile_size` columns at a time,
+            forward and backward, so that no `(n, n)` tensor exists. Same values and
+            gradients as the dense form.
+        tile_size: columns per tile with `tiled=True` (default 256): memory is about
+            `4 * n * tile_size` floats.
 
     Returns:
         Float tensor `(n,)`, one value per example (pair).
@@ -181,13 +257,16 @@ def clip_loss(y_true, y_pred, *, across_replicas=False):
         Radford et al., 2021, "Learning Transferable Visual Models From Natural
         Language Supervision", https://arxiv.org/abs/2103.00020
     """
+    if _validation.boolean("tiled", tiled):
+        groups = _pair_groups(y_true, across_replicas=across_replicas)
+        return _tiled("clip", groups, y_pred, across_replicas, _check_tile_size(tile_size))
     y_pred = ops.convert_to_tensor(y_pred)
     matches = _pair_matches(y_true, y_pred, across_replicas=across_replicas)
     return _clip_from_matches(matches, y_pred, across_replicas)
 
 
 @function_twin
-def siglip_loss(y_true, y_pred, *, across_replicas=False):
+def siglip_loss(y_true, y_pred, *, across_replicas=False, tiled=False, tile_size=256):
     """SigLIP's pairwise sigmoid loss, summed over each row.
 
     Every pair of the batch is a binary problem: matching or not. For row `i`,
@@ -204,7 +283,7 @@ def siglip_loss(y_true, y_pred, *, across_replicas=False):
         y_true: integer pair ids `(n,)` (or `(n, 1)`), compared exactly.
         y_pred: logits `(n, n)`, or this replica's `(n, 2 * n_global)` block with
             `across_replicas=True` (of which the first `n_global` columns are used).
-        across_replicas: as in `clip_loss`.
+        across_replicas, tiled, tile_size: as in `clip_loss`.
 
     Returns:
         Float tensor `(n,)`, one value per example.
@@ -220,6 +299,9 @@ def siglip_loss(y_true, y_pred, *, across_replicas=False):
         Zhai et al., 2023, "Sigmoid Loss for Language Image Pre-Training",
         https://arxiv.org/abs/2303.15343
     """
+    if _validation.boolean("tiled", tiled):
+        groups = _pair_groups(y_true, across_replicas=across_replicas)
+        return _tiled("siglip", groups, y_pred, across_replicas, _check_tile_size(tile_size))
     y_pred = ops.convert_to_tensor(y_pred)
     matches = _pair_matches(y_true, y_pred, across_replicas=across_replicas)
     return _siglip_from_matches(matches, y_pred, across_replicas)
@@ -231,12 +313,38 @@ def siglip_loss(y_true, y_pred, *, across_replicas=False):
 class _ContrastiveLoss(Loss):
     """Pair ids to a match matrix before Keras's float cast; the rest is Keras's."""
 
-    def __init__(self, across_replicas, reduction, name, dtype):
+    kind = None  # "clip" or "siglip"
+
+    def __init__(self, across_replicas, tiled, tile_size, reduction, name, dtype):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.across_replicas = _validation.boolean("across_replicas", across_replicas)
+        self.tiled = _validation.boolean("tiled", tiled)
+        self.tile_size = _check_tile_size(tile_size)
 
     def prepare(self, y_true, y_pred):
+        if self.tiled:
+            # Groups below the global batch size stand for the ids: exact after
+            # Keras's cast to the loss dtype while they are below its integer limit.
+            groups = _pair_groups(y_true, across_replicas=self.across_replicas)
+            n_global = groups.shape[0] * _backend.replica_count() if groups.shape[0] else None
+            # A 16-bit loss computes in float32 (the base class), groups included.
+            computed = "float32" if self.dtype in ("float16", "bfloat16") else self.dtype
+            limit = _EXACT_INTEGER_LIMIT.get(computed)
+            if n_global is not None and limit is not None and n_global > limit:
+                raise ValueError(
+                    f"{type(self).__name__}(tiled=True) with dtype={self.dtype!r} cannot "
+                    f"compare the ids of {n_global} pairs exactly (at most {limit})."
+                )
+            return groups, y_pred
         return _pair_matches(y_true, y_pred, across_replicas=self.across_replicas), y_pred
+
+    def call(self, y_true, y_pred):
+        if self.tiled:
+            return _tiled(self.kind, y_true, y_pred, self.across_replicas, self.tile_size)
+        # y_true is the match matrix made in prepare() from the ids.
+        if self.kind == "clip":
+            return _clip_from_matches(y_true, y_pred, self.across_replicas)
+        return _siglip_from_matches(y_true, y_pred, self.across_replicas)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -266,14 +374,18 @@ class CLIPLoss(_ContrastiveLoss):
     >>> model.compile(optimizer="adam", loss=CLIPLoss())  # y: the pair ids
     """
 
-    def __init__(
-        self, across_replicas=False, reduction="sum_over_batch_size", name="clip_loss", dtype=None
-    ):
-        super().__init__(across_replicas, reduction, name, dtype)
+    kind = "clip"
 
-    def call(self, y_true, y_pred):
-        # y_true is the match matrix made in prepare() from the ids.
-        return _clip_from_matches(y_true, y_pred, self.across_replicas)
+    def __init__(
+        self,
+        across_replicas=False,
+        tiled=False,
+        tile_size=256,
+        reduction="sum_over_batch_size",
+        name="clip_loss",
+        dtype=None,
+    ):
+        super().__init__(across_replicas, tiled, tile_size, reduction, name, dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -295,10 +407,15 @@ class SigLIPLoss(_ContrastiveLoss):
     >>> model.compile(optimizer="adam", loss=SigLIPLoss())
     """
 
-    def __init__(
-        self, across_replicas=False, reduction="sum_over_batch_size", name="siglip_loss", dtype=None
-    ):
-        super().__init__(across_replicas, reduction, name, dtype)
+    kind = "siglip"
 
-    def call(self, y_true, y_pred):
-        return _siglip_from_matches(y_true, y_pred, self.across_replicas)
+    def __init__(
+        self,
+        across_replicas=False,
+        tiled=False,
+        tile_size=256,
+        reduction="sum_over_batch_size",
+        name="siglip_loss",
+        dtype=None,
+    ):
+        super().__init__(across_replicas, tiled, tile_size, reduction, name, dtype)

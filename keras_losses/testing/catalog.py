@@ -182,6 +182,20 @@ ENTRIES = [
         lambda layer: two_tower_model(keras_losses.SigLIPLoss(), layer),
         lambda rng: paired_views(rng),
     ),
+    Entry(
+        "CLIPLoss-tiled",
+        lambda: keras_losses.CLIPLoss(tiled=True, tile_size=3, name="tiled_clip"),
+        lambda loss: two_tower_model(loss, keras_losses.ContrastiveLogits(tiled=True)),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "SigLIPLoss-tiled",
+        lambda: keras_losses.SigLIPLoss(tiled=True, tile_size=5, across_replicas=True),
+        lambda loss: two_tower_model(
+            loss, keras_losses.ContrastiveLogits(logit_bias=-10.0, tiled=True)
+        ),
+        lambda rng: paired_views(rng),
+    ),
     # -- regularizers -------------------------------------------------------------
     Entry(
         "L1",

@@ -37,17 +37,21 @@ def data():
     return [images, texts], ids
 
 
-def build(keras, loss_class, bias, across_replicas, jit_compile):
+def build(keras, loss_class, bias, across_replicas, jit_compile, tiled=False):
     from keras_losses.layers import ContrastiveLogits
 
     images, texts = keras.Input((6,)), keras.Input((5,))
-    logits = ContrastiveLogits(logit_scale=5.0, logit_bias=bias, across_replicas=across_replicas)(
+    layer = ContrastiveLogits(
+        logit_scale=5.0, logit_bias=bias, across_replicas=across_replicas, tiled=tiled
+    )
+    logits = layer(
         [keras.layers.Dense(4, name="image_tower")(images), keras.layers.Dense(4, name="text_tower")(texts)]
     )
     model = keras.Model([images, texts], logits)
     model.compile(
         optimizer=keras.optimizers.SGD(0.5),
-        loss=loss_class(across_replicas=across_replicas),
+        # A tile of 5 columns does not divide the 8 local or 16 global examples.
+        loss=loss_class(across_replicas=across_replicas, tiled=tiled, tile_size=5),
         jit_compile=jit_compile,
     )
     return model
@@ -98,7 +102,18 @@ def main():
             # step whose variables live on several devices.
             replicated = build(keras, loss_class, bias, True, "auto")
         replicated_loss, replicated_weights = train(replicated, weights, x, y)
+        with strategy.scope():
+            # The tiled form: each replica streams the gathered embeddings tile by tile.
+            tiled = build(keras, loss_class, bias, True, "auto", tiled=True)
+        tiled_loss, tiled_weights = train(tiled, weights, x, y)
+        # The tiled form on one device, compiled with XLA.
+        single_tiled = build(keras, loss_class, bias, False, True, tiled=True)
+        single_tiled_loss, single_tiled_weights = train(single_tiled, weights, x, y)
         run = {
+            "tiled_replicated_loss": tiled_loss,
+            "tiled_replicated_weights": tiled_weights,
+            "tiled_single_loss": single_tiled_loss,
+            "tiled_single_weights": single_tiled_weights,
             "loss": loss_class.__name__,
             "single_loss": single_loss,
             "replicated_loss": replicated_loss,

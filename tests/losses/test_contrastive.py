@@ -347,14 +347,212 @@ def test_global_batch_negatives_equal_one_device_run():
     # Each replica holds its 8 rows against 2 * 16 columns.
     assert results["logits_shapes"] == [[8, 32], [8, 32]]
     for run in results["runs"]:
-        np.testing.assert_allclose(run["replicated_loss"], run["single_loss"], rtol=1e-5)
-        moved = 0.0
-        for single, replicated, initial in zip(
-            run["single_weights"], run["replicated_weights"], run["initial_weights"]
-        ):
-            np.testing.assert_allclose(replicated, single, rtol=1e-5, atol=1e-5)
-            moved = max(moved, np.max(np.abs(np.array(single) - np.array(initial))))
-        assert moved > 0.1, "the weights barely moved: the comparison would prove little"
+        # The tiled form too, on 2 replicas and on one device under XLA.
+        for form in ("replicated", "tiled_replicated", "tiled_single"):
+            np.testing.assert_allclose(run[f"{form}_loss"], run["single_loss"], rtol=1e-5)
+            moved = 0.0
+            for single, replicated, initial in zip(
+                run["single_weights"], run[f"{form}_weights"], run["initial_weights"]
+            ):
+                np.testing.assert_allclose(replicated, single, rtol=1e-5, atol=1e-5, err_msg=form)
+                moved = max(moved, np.max(np.abs(np.array(single) - np.array(initial))))
+            assert moved > 0.1, "the weights barely moved: the comparison would prove little"
     # The test can tell: with each replica's own negatives only, the loss differs.
     clip = results["runs"][0]
     assert not np.allclose(clip["local_negatives_loss"], clip["single_loss"], rtol=1e-3)
+
+
+# -- the tiled forms ------------------------------------------------------------------
+
+
+def _packed_pairs(n=7, d=3, seed=0, repeated=False, scale=4.0, bias=-1.0):
+    """Ids, the packed input `[a, b, scale, bias]` and the logits it stands for."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 3, n) if repeated else rng.permutation(n) + 2**40
+    a, b = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    packed = np.concatenate([a, b, np.full((n, 1), scale), np.full((n, 1), bias)], 1)
+    return ids, packed.astype("float32"), (scale * a @ b.T + bias).astype("float32")
+
+
+@pytest.mark.parametrize("loss_class", [CLIPLoss, SigLIPLoss])
+class TestTiled:
+    def test_config(self, loss_class):
+        loss = loss_class(tiled=True, tile_size=17)
+        config = loss.get_config()
+        assert (config["tiled"], config["tile_size"]) == (True, 17)
+        restored = loss_class.from_config(config)
+        assert (restored.tiled, restored.tile_size) == (True, 17)
+        assert (loss_class().tiled, loss_class().tile_size) == (False, 256)
+
+    @pytest.mark.parametrize("repeated", [False, True])
+    @pytest.mark.parametrize("reduction", [None, "sum", "sum_over_batch_size", "mean_with_sample_weight"])
+    def test_equals_dense_form_in_every_reduction_with_weights(self, loss_class, repeated, reduction):
+        ids, packed, logits = _packed_pairs(repeated=repeated)
+        weights = np.linspace(0.0, 2.0, len(ids)).astype("float32")
+        tiled = loss_class(tiled=True, tile_size=3, reduction=reduction)
+        dense = loss_class(reduction=reduction)
+        np.testing.assert_allclose(
+            tiled(ids, packed, sample_weight=weights),
+            dense(ids, logits, sample_weight=weights),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+    def test_function_twin(self, loss_class):
+        twin = clip_loss if loss_class is CLIPLoss else siglip_loss
+        ids, packed, logits = _packed_pairs(n=5, repeated=True)
+        np.testing.assert_allclose(
+            twin(ids, packed, tiled=True, tile_size=2), twin(ids, logits), rtol=1e-5, atol=1e-6
+        )
+
+    def test_ids_above_float32_precision_stay_distinct(self, loss_class):
+        # 2**24 and 2**24 + 1 are one float32; as distinct ids the diagonal is the target.
+        ids = LARGE_IDS
+        _, packed, logits = _packed_pairs(n=2)
+        np.testing.assert_allclose(
+            loss_class(tiled=True, reduction=None)(ids, packed),
+            loss_class(reduction=None)(np.array([0, 1]), logits),
+            rtol=1e-5,
+        )
+
+    @pytest.mark.parametrize("tile_size", [0, -3, 2.5, None])
+    def test_invalid_tile_size(self, loss_class, tile_size):
+        with pytest.raises(ValueError, match="Invalid value for argument `tile_size`"):
+            loss_class(tiled=True, tile_size=tile_size)
+
+    @pytest.mark.parametrize("shape", [(4, 4), (4, 3), (4, 5, 2)])
+    def test_input_that_is_not_packed_raises(self, loss_class, shape):
+        # (4, 4) would be a dense logit matrix: 2 * d + 2 = 4 means d = 1, which is
+        # accepted, so only odd or too narrow widths can be told apart.
+        if shape == (4, 4):
+            shape = (4, 2)
+        with pytest.raises(ValueError, match=r"packed \(n, 2 \* d \+ 2\)"):
+            loss_class(tiled=True)(np.arange(shape[0]), np.zeros(shape, "float32"))
+
+    def test_gradient_finite_at_large_scale(self, loss_class):
+        ids, packed, _ = _packed_pairs(n=6, scale=1e4)
+        _, grad = harness.value_and_grad(lambda p: loss_class(tiled=True, tile_size=4, reduction=None)(ids, p), packed)
+        assert np.all(np.isfinite(grad))
+
+    def test_trains_like_the_dense_form_in_compiled_fit(self, loss_class):
+        """The layer's packed output and the tiled loss train the same weights as the
+        logit matrix and the dense loss (the scale and bias are learned too)."""
+        rng = np.random.default_rng(3)
+        images, texts = _paired_views(rng, 48)
+        ids = np.arange(48, dtype="int64") + 2**30
+        results = []
+        for tiled in (False, True):
+            keras.utils.set_random_seed(0)
+            image_in, text_in = keras.Input((12,)), keras.Input((10,))
+            layer = ContrastiveLogits(logit_scale=5.0, logit_bias=-2.0, tiled=tiled)
+            model = keras.Model(
+                [image_in, text_in],
+                layer([keras.layers.Dense(4)(image_in), keras.layers.Dense(4)(text_in)]),
+            )
+            model.compile(
+                optimizer=keras.optimizers.SGD(0.5),
+                loss=loss_class(tiled=tiled, tile_size=5),
+                # XLA on TensorFlow and JAX; torch.compile is not what this checks.
+                jit_compile=keras.backend.backend() != "torch",
+            )
+            history = model.fit([images, texts], ids, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            results.append((history.history["loss"], model.get_weights()))
+        (dense_loss, dense_weights), (tiled_loss, tiled_weights) = results
+        np.testing.assert_allclose(tiled_loss, dense_loss, rtol=1e-5)
+        for dense, tiled in zip(dense_weights, tiled_weights):
+            np.testing.assert_allclose(tiled, dense, rtol=1e-4, atol=1e-5)
+
+
+def test_tiled_layer_output_is_packed_embeddings():
+    a = np.array([[3.0, 0.0], [0.0, 2.0]], "float32")
+    b = np.array([[1.0, 1.0], [0.0, -5.0]], "float32")
+    layer = ContrastiveLogits(logit_scale=10.0, logit_bias=-3.0, tiled=True)
+    packed = keras.ops.convert_to_numpy(layer([a, b]))
+    assert packed.shape == (2, 6)
+    s = 1 / math.sqrt(2)
+    np.testing.assert_allclose(
+        packed,
+        [[1.0, 0.0, s, s, 10.0, -3.0], [0.0, 1.0, 0.0, -1.0, 10.0, -3.0]],
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    assert layer.get_config()["tiled"] is True
+    assert layer.compute_output_shape([(None, 2), (None, 2)]) == (None, 6)
+
+
+def test_tiled_graph_holds_no_square_matrix():
+    """No tensor of the traced forward or backward pass has n * n elements or more:
+    the largest is a tile, (n, tile_size)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the traced graph is inspected on TensorFlow")
+    import tensorflow as tf
+
+    n, d, tile = 64, 8, 8
+    ids, packed, _ = _packed_pairs(n=n, d=d)
+
+    @tf.function
+    def step(packed):
+        with tf.GradientTape() as tape:
+            tape.watch(packed)
+            loss = CLIPLoss(tiled=True, tile_size=tile)(ids, packed)
+        return tape.gradient(loss, packed)
+
+    graph = step.get_concrete_function(tf.TensorSpec(packed.shape, tf.float32)).graph
+    sizes = _largest_tensor_sizes(graph)
+    assert max(sizes) <= n * max(tile, 2 * d + 2), sorted(sizes)[-5:]
+    # The check can fail: the dense form holds the (n, n) logits.
+
+    @tf.function
+    def dense_step(logits):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = CLIPLoss()(ids, logits)
+        return tape.gradient(loss, logits)
+
+    dense = dense_step.get_concrete_function(tf.TensorSpec((n, n), tf.float32)).graph
+    assert max(_largest_tensor_sizes(dense)) >= n * n
+
+
+def _largest_tensor_sizes(graph):
+    """The static element counts of every tensor in `graph` and its loop bodies."""
+    sizes = []
+    graphs = [graph]
+    while graphs:
+        g = graphs.pop()
+        for op in g.get_operations():
+            for output in op.outputs:
+                shape = output.shape
+                if shape.rank is not None and shape.is_fully_defined():
+                    sizes.append(int(np.prod(shape.as_list())) if shape.rank else 1)
+            for attr in ("body", "cond", "then_branch", "else_branch", "f"):
+                try:
+                    function = op.get_attr(attr)
+                except (ValueError, TypeError):
+                    continue
+                if hasattr(function, "name"):
+                    graphs.append(g._get_function(function.name).graph)
+    return sizes
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_tiled_form_under_jax_data_parallel_equals_dense_on_one_device():
+    """2 JAX CPU devices with DataParallel and the tiled losses train like one device
+    with the dense losses: the same losses and weights after 4 SGD steps."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras.distribution.DataParallel runs on the JAX backend")
+    script = os.path.join(os.path.dirname(__file__), "contrastive_tiled_jax.py")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run(
+        [sys.executable, script], capture_output=True, text=True, timeout=240, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for run in json.loads(result.stdout.strip().splitlines()[-1]):
+        assert run["devices"] == 2
+        np.testing.assert_allclose(run["tiled_loss"], run["dense_loss"], rtol=1e-5)
+        moved = 0.0
+        for dense, tiled, initial in zip(run["dense_weights"], run["tiled_weights"], run["initial_weights"]):
+            np.testing.assert_allclose(tiled, dense, rtol=1e-5, atol=1e-5, err_msg=run["loss"])
+            moved = max(moved, np.max(np.abs(np.array(dense) - np.array(initial))))
+        assert moved > 0.1, "the weights barely moved: the comparison would prove little"

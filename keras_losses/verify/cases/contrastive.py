@@ -126,3 +126,80 @@ CASES = [
         references=(Reference("NumPy pairwise sigmoid", NUMPY, _siglip_first_block),),
     ),
 ]
+
+
+# -- the tiled forms: packed embeddings in, no (n, n) matrix ----------------------
+
+EMBEDDING = 5
+
+
+def _packed(repeated=False, batch=BATCH):
+    """Pair ids and the packed `(batch, 2 * d + 2)` input of the tiled losses:
+    embeddings of either modality (any norm: the loss takes them as given), then a
+    scale and a bias repeated on every row, as `ContrastiveLogits(tiled=True)` gives."""
+
+    def inputs(rng):
+        ids = FIRST_ID + (rng.integers(0, 3, batch) if repeated else rng.permutation(batch))
+        a = rng.normal(0.0, 1.0, (batch, EMBEDDING))
+        b = rng.normal(0.0, 1.0, (batch, EMBEDDING))
+        scale = np.full((batch, 1), 2.5)
+        bias = np.full((batch, 1), -1.5)
+        return {"y_true": ids.astype("int64"), "y_pred": np.concatenate([a, b, scale, bias], 1)}
+
+    return inputs
+
+
+def _logits_of_packed(y_pred):
+    """The logit matrix the packed input stands for, in NumPy."""
+    d = (y_pred.shape[1] - 2) // 2
+    a, b = y_pred[:, :d], y_pred[:, d : 2 * d]
+    return np.mean(y_pred[:, 2 * d]) * a @ b.T + np.mean(y_pred[:, 2 * d + 1])
+
+
+class _DenseOfPacked:
+    """The dense loss of this package on the materialised logits: the tiled form must
+    equal it in value and (autodiff) gradient."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        d = (y_pred.shape[1] - 2) // 2
+        a, b = y_pred[:, :d], y_pred[:, d : 2 * d]
+        logits = ops.mean(y_pred[:, 2 * d]) * ops.matmul(a, ops.transpose(b))
+        return self.loss(y_true, logits + ops.mean(y_pred[:, 2 * d + 1]))
+
+
+def _tiled_case(loss_class, oracle, name, repeated, tile_size, batch=BATCH, quick=False):
+    dense = loss_class.__name__ + "(reduction=None) on the logits"
+    return Case(
+        name=f"{loss_class.__name__}(tiled=True, tile_size={tile_size}), {name}",
+        family="contrastive",
+        build=lambda: loss_class(tiled=True, tile_size=tile_size, reduction=None),
+        inputs=_packed(repeated=repeated, batch=batch),
+        references=(
+            Reference(oracle.__doc__.splitlines()[0], NUMPY, oracle),
+            Reference(dense, KERAS, lambda: _DenseOfPacked(loss_class(reduction=None))),
+        ),
+        quick=quick,
+    )
+
+
+def _clip_of_packed(y_true, y_pred):
+    """NumPy soft targets on scale * a @ b.T + bias"""
+    return reference.clip_soft_targets(y_true, _logits_of_packed(y_pred))
+
+
+def _siglip_of_packed(y_true, y_pred):
+    """NumPy pairwise sigmoid on scale * a @ b.T + bias"""
+    return reference.siglip(y_true, _logits_of_packed(y_pred))
+
+
+CASES += [
+    _tiled_case(contrastive.CLIPLoss, _clip_of_packed, "unique ids", False, 4, quick=True),
+    _tiled_case(contrastive.CLIPLoss, _clip_of_packed, "repeated ids", True, 3),
+    _tiled_case(contrastive.CLIPLoss, _clip_of_packed, "one pair", False, 2, batch=1),
+    _tiled_case(contrastive.SigLIPLoss, _siglip_of_packed, "unique ids", False, 3, quick=True),
+    _tiled_case(contrastive.SigLIPLoss, _siglip_of_packed, "repeated ids", True, 8),
+]
