@@ -104,6 +104,14 @@ def all_gather(x):
     return context.all_gather(x, axis=0)
 
 
+def replica_id():
+    """This replica's index among the replicas of the step (0 with one replica)."""
+    context = _replica_context()
+    if context is None:
+        return 0
+    return context.replica_id_in_sync_group
+
+
 def sum_over_replicas(x):
     """The sum of `x` over the replicas of this step (`x` itself with one replica)."""
     context = _replica_context()
@@ -158,3 +166,39 @@ def take_rows(variable, indices):
         if isinstance(value, tf.Variable):
             return tf.gather(value, indices)
     return keras.ops.take(variable, indices, axis=0)
+
+
+# -- batched search (keras_losses.losses.metric_learning) ---------------------------
+
+
+def searchsorted(sorted_rows, values, side="right"):
+    """Row by row `searchsorted`: for every `values[i, j]`, how many entries of the
+    ascending row `sorted_rows[i]` come before it (`side="right"`: entries <= it;
+    `"left"`: entries < it). Both `(n, m)`; returns int32 `(n, m)`.
+
+    `keras.ops.searchsorted` takes one sorted vector only; each backend has a batched
+    form (TF's `searchsorted` compiles under XLA), so the search costs O(n m log m)
+    time and no memory beyond its result.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.searchsorted(sorted_rows, values, side=side, out_type=tf.int32)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        search = jax.vmap(lambda row, v: jnp.searchsorted(row, v, side=side))
+        return search(sorted_rows, values).astype("int32")
+    if backend == "torch":
+        import torch
+
+        found = torch.searchsorted(
+            sorted_rows.contiguous(), values.contiguous(), right=side == "right"
+        )
+        return found.to(torch.int32)
+    rows, queries = np.asarray(sorted_rows), np.asarray(values)
+    return np.stack(
+        [np.searchsorted(r, q, side=side) for r, q in zip(rows, queries)]
+    ).astype("int32")
