@@ -262,9 +262,10 @@ def _lifted_from_same(same, y_pred, margin, across_replicas):
     # log sum_{k in N(i)} exp(margin - D_ik), for the anchors and for every column.
     row = _masked_logsumexp(margin - d, batch.negatives)
     row_all = _backend.all_gather(row) if across_replicas else row
-    has_negative_all = (
-        _backend.all_gather(batch.has_negative) if across_replicas else batch.has_negative
-    )
+    has_negative_all = batch.has_negative
+    if across_replicas:  # collectives take numbers, not booleans
+        gathered = _backend.all_gather(ops.cast(batch.has_negative, "int32"))
+        has_negative_all = ops.greater(gathered, 0)
     # J_ij = log(sum_{N(i)} e^(m - D_ik) + sum_{N(j)} e^(m - D_jl)) + D_ij
     j = ops.logaddexp(ops.expand_dims(row, 1), ops.expand_dims(row_all, 0)) + d
     pairs = ops.logical_and(
