@@ -374,6 +374,7 @@ def triplet_loss(
         Re-Identification", https://arxiv.org/abs/1703.07737
     """
     margin, mining, distance, soft = _check_triplet_arguments(margin, mining, distance, soft)
+    across_replicas = _validation.boolean("across_replicas", across_replicas)
     y_pred = ops.convert_to_tensor(y_pred)
     same = _same_class(y_true, y_pred, across_replicas=across_replicas)
     return _triplet_from_same(same, y_pred, margin, mining, distance, soft, across_replicas)

