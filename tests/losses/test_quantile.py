@@ -90,6 +90,8 @@ def test_learned_quantiles_cover_held_out_points():
     (binomial sd at 2000 points: 0.7%; allowed 86-94%), a median with about half below
     (sd 1.1%; allowed 44-56%: the median's sign-only gradient converges slowest, 53% is
     typical after 60 epochs), and an interval that widens with the noise."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a training run: once, on TensorFlow (the loss itself is checked on every backend)")
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 1, (6000, 1)).astype("float32")
     y = (np.sin(3 * x[:, 0]) + rng.normal(0, 0.05 + 0.5 * x[:, 0])).astype("float32")
