@@ -87,9 +87,9 @@ class TestPinballLoss:
 def test_learned_quantiles_cover_held_out_points():
     """Heteroscedastic data, y = sin(3x) + N(0, 0.05 + 0.5 x): a model trained with
     quantiles [0.05, 0.5, 0.95] gives an interval holding about 90% of held-out points
-    (binomial sd at 2000 points: 0.7%; allowed 86-94%), a median with about half below
-    (sd 1.1%; allowed 44-56%: the median's sign-only gradient converges slowest, 53% is
-    typical after 60 epochs), and an interval that widens with the noise."""
+    (binomial sd at 2000 points: 0.7%; allowed 87-93%), a median with about half below
+    (sd 1.1%; allowed 46-54%), and an interval that widens with the noise. (89-90% and
+    50% on TensorFlow and JAX, two seeds each.)"""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("a training run: once, on TensorFlow (the loss itself is checked on every backend)")
     rng = np.random.default_rng(1)
@@ -98,12 +98,15 @@ def test_learned_quantiles_cover_held_out_points():
     keras.utils.set_random_seed(0)
     hidden = [keras.layers.Dense(32, activation="tanh") for _ in range(2)]
     model = keras.Sequential([keras.Input((1,)), *hidden, keras.layers.Dense(3)])
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=PinballLoss(quantiles=[0.05, 0.5, 0.95]))
-    model.fit(x[:4000], y[:4000], batch_size=200, epochs=60, verbose=0)
+    # A decaying step: the median's gradient is a sign, which a constant step keeps
+    # hopping around (Adam at a fixed 3e-3 left 56% to 64% below it, by backend).
+    schedule = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=40 * 20)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=PinballLoss(quantiles=[0.05, 0.5, 0.95]))
+    model.fit(x[:4000], y[:4000], batch_size=200, epochs=40, verbose=0)
     predicted = _np(model.predict(x[4000:], verbose=0))
     inside = np.mean((y[4000:] >= predicted[:, 0]) & (y[4000:] <= predicted[:, 2]))
     below = np.mean(y[4000:] < predicted[:, 1])
-    assert 0.86 < inside < 0.94, inside
-    assert 0.44 < below < 0.56, below
+    assert 0.87 < inside < 0.93, inside
+    assert 0.46 < below < 0.54, below
     ends = _np(model.predict(np.array([[0.05], [0.95]], "float32"), verbose=0))
     assert ends[1, 2] - ends[1, 0] > 3 * (ends[0, 2] - ends[0, 0]), ends

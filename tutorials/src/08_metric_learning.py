@@ -209,18 +209,32 @@ for n in names:
     print(f"{n:>24}  {scores[n]['seen']['R@1']:11.3f}  {scores[n]['unseen']['R@1']:10.3f}  {scores[n]['unseen']['R@5']:10.3f}")
 
 if not FAST:
+    pca_scores = scores[f"PCA ({DIM}-d)"]
     for n in LOSSES:
-        # Every learned 4-d embedding retrieves better than 4 principal components,
-        # on the classes it trained on and on the ones it never saw.
-        assert scores[n]["seen"]["R@1"] > scores[f"PCA ({DIM}-d)"]["seen"]["R@1"] + 0.03, scores
-        assert scores[n]["unseen"]["R@1"] > scores[f"PCA ({DIM}-d)"]["unseen"]["R@1"], scores
+        # On the training classes, every learned 4-d embedding retrieves far better
+        # than the 4 principal components.
+        assert scores[n]["seen"]["R@1"] > pca_scores["seen"]["R@1"] + 0.03, scores
+        # On unseen classes it is well above a random neighbour (about 1/3 of the
+        # others share a query's class), but not reliably above PCA.
+        assert scores[n]["unseen"]["R@1"] > 0.5, scores
+    # What the text below reads off this run's table:
+    assert scores["multi-similarity"]["unseen"]["R@1"] > pca_scores["unseen"]["R@1"], scores
+    for n in ("triplet (semi-hard)", "supervised contrastive"):
+        assert scores[n]["unseen"]["R@1"] < pca_scores["unseen"]["R@1"], scores
 
 # %% [markdown]
-# The learned embeddings beat the principal components of the same size on the
-# training classes, by a wide margin, and also on the unseen digits: the network was
-# never told what a 7, 8 or 9 is, but it learned which differences between strokes
-# matter. Raw pixels (all 64 of them) are a strong baseline on this small, clean data
-# set; on photographs they are not.
+# On the seven training classes, each learned 4-d embedding retrieves far better than
+# the principal components of the same size: the losses did what they optimise.
+#
+# On the three digits the network never saw, the result is mixed: in this run
+# multi-similarity edges out PCA while the triplet and supervised contrastive
+# embeddings fall below it. Four numbers fitted to separate seven classes have little
+# room left for differences those classes never needed. Transfer to new classes is
+# what metric learning is *for*, and it is earned with more training classes, a larger
+# embedding and a held-out set of classes to choose the model on; measure it on
+# classes kept out of training, as here, not on held-out images of the training
+# classes, which flatter every loss. (Raw pixels, all 64 of them, are a strong
+# baseline on this small, clean data set; on photographs they are not.)
 #
 # ## 5. A picture of the embeddings
 #
@@ -262,8 +276,11 @@ y_reg = (np.sin(3 * x_reg[:, 0]) + rng.normal(0, 0.05 + 0.5 * x_reg[:, 0])).asty
 QUANTILES = [0.05, 0.5, 0.95]
 keras.utils.set_random_seed(0)
 regressor = keras.Sequential([keras.Input((1,)), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(32, activation="tanh"), keras.layers.Dense(3)])
-regressor.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras_losses.PinballLoss(quantiles=QUANTILES))
-regressor.fit(x_reg[:3000], y_reg[:3000], batch_size=128, epochs=5 if FAST else 60, verbose=0)
+REGRESSION_EPOCHS = 5 if FAST else 60
+# A decaying step size: the median's gradient is only a sign, which a constant step keeps hopping around.
+schedule = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=REGRESSION_EPOCHS * (3000 // 128 + 1))
+regressor.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras_losses.PinballLoss(quantiles=QUANTILES))
+regressor.fit(x_reg[:3000], y_reg[:3000], batch_size=128, epochs=REGRESSION_EPOCHS, verbose=0)
 
 predicted = keras.ops.convert_to_numpy(regressor.predict(x_reg[3000:], verbose=0))
 inside = (y_reg[3000:] >= predicted[:, 0]) & (y_reg[3000:] <= predicted[:, 2])
@@ -285,7 +302,7 @@ plt.show()
 
 if not FAST:
     assert 0.86 < inside.mean() < 0.94, inside.mean()
-    assert 0.44 < below_median < 0.56, below_median
+    assert 0.45 < below_median < 0.55, below_median
     width = curves[:, 2] - curves[:, 0]
     assert width[-1] > 3 * width[0], width  # the interval widens with the noise
 
