@@ -146,6 +146,14 @@ def all_gather(x):
     return context.all_gather(x, axis=0)
 
 
+def replica_id():
+    """This replica's index among the replicas of the step (0 with one replica)."""
+    context = _replica_context()
+    if context is None:
+        return 0
+    return context.replica_id_in_sync_group
+
+
 def sum_over_replicas(x):
     """The sum of `x` over the replicas of this step (`x` itself with one replica)."""
     context = _replica_context()
@@ -640,3 +648,63 @@ def retrack_loading_model():
                 seen.add(id(model))
                 model._track_variables()
         frame = frame.f_back
+
+
+# -- batched search (keras_losses.losses.metric_learning) ---------------------------
+
+
+def searchsorted(sorted_rows, values, side="right"):
+    """Row by row `searchsorted`: for every `values[i, j]`, how many entries of the
+    ascending row `sorted_rows[i]` come before it (`side="right"`: entries <= it;
+    `"left"`: entries < it). Both `(n, m)`; returns int32 `(n, m)`.
+
+    `keras.ops.searchsorted` takes one sorted vector only. JAX and PyTorch have a
+    batched form. TensorFlow's `searchsorted` is one too, but XLA lowers it to a
+    comparison of every value with every entry, an `(n, m, m)` tensor (264 GiB at
+    n = m = 4096); on TensorFlow the rows are merged by a stable sort instead, in
+    O(n m log m) time and O(n m) memory in graph mode and under XLA alike.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        return _merged_search(sorted_rows, values, side)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        search = jax.vmap(lambda row, v: jnp.searchsorted(row, v, side=side))
+        return search(sorted_rows, values).astype("int32")
+    if backend == "torch":
+        import torch
+
+        found = torch.searchsorted(
+            sorted_rows.contiguous(), values.contiguous(), right=side == "right"
+        )
+        return found.to(torch.int32)
+    rows, queries = np.asarray(sorted_rows), np.asarray(values)
+    return np.stack(
+        [np.searchsorted(r, q, side=side) for r, q in zip(rows, queries)]
+    ).astype("int32")
+
+
+def _merged_search(sorted_rows, values, side):
+    """`searchsorted` by sorting each row's entries and values together (TensorFlow).
+
+    A stable sort keeps entries before equal values when they come first in the
+    concatenation (`side="right"`: entries <= a value precede it) and after them
+    otherwise (`"left"`); a value's answer is the number of entries sorted before it.
+    """
+    import tensorflow as tf
+
+    entries = tf.shape(sorted_rows)[1]
+    count = tf.shape(values)[1]
+    if side == "right":
+        merged = tf.concat([sorted_rows, values], axis=1)
+        is_entry = lambda order: order < entries  # noqa: E731
+    else:
+        merged = tf.concat([values, sorted_rows], axis=1)
+        is_entry = lambda order: order >= count  # noqa: E731
+    order = tf.argsort(merged, axis=1, stable=True)
+    entries_before = tf.cumsum(tf.cast(is_entry(order), tf.int32), axis=1, exclusive=True)
+    position = tf.argsort(order, axis=1, stable=True)  # where each merged element went
+    position = position[:, entries:] if side == "right" else position[:, :count]
+    return tf.gather(entries_before, position, batch_dims=1)

@@ -296,6 +296,55 @@ ENTRIES = [
         lambda optimizer: lazy_adam_model(optimizer),
         labels_as_input(5),
     ),
+    # -- metric learning ------------------------------------------------------------
+    Entry(
+        "TripletLoss",
+        lambda: keras_losses.TripletLoss(margin=0.5, mining="hard", distance="cosine", soft=True, name="triplet"),
+        loss_model(4),
+        with_targets(class_ids(3)),
+    ),
+    Entry(
+        "ContrastivePairLoss",
+        lambda: keras_losses.ContrastivePairLoss(margin=2.0, reduction="sum"),
+        loss_model(1, "softplus"),
+        with_targets(lambda rng: rng.integers(0, 2, (BATCH, 1)).astype("float32")),
+    ),
+    Entry(
+        "NPairsLoss",
+        lambda: keras_losses.NPairsLoss(name="npairs", dtype="float32"),
+        lambda loss: two_tower_model(loss, keras_losses.ContrastiveLogits()),
+        lambda rng: paired_views(rng),
+    ),
+    Entry(
+        "LiftedStructLoss",
+        lambda: keras_losses.LiftedStructLoss(margin=0.5, across_replicas=True),
+        loss_model(4),
+        with_targets(class_ids(3)),
+    ),
+    Entry(
+        "MultiSimilarityLoss",
+        lambda: keras_losses.MultiSimilarityLoss(alpha=1.0, beta=10.0, base=0.4, epsilon=0.2),
+        loss_model(4),
+        with_targets(class_ids(3)),
+    ),
+    Entry(
+        "SupervisedContrastiveLoss",
+        lambda: keras_losses.SupervisedContrastiveLoss(temperature=0.5, reduction="sum"),
+        loss_model(4),
+        with_targets(class_ids(3)),
+    ),
+    Entry(
+        "PinballLoss",
+        lambda: keras_losses.PinballLoss(quantiles=[0.1, 0.5, 0.9], name="quantiles"),
+        loss_model(3),
+        with_targets(lambda rng: rng.normal(size=(BATCH,)).astype("float32")),
+    ),
+    Entry(
+        "SparsemaxLoss",
+        lambda: keras_losses.SparsemaxLoss(axis=-1, reduction="sum"),
+        loss_model(4),
+        with_targets(one_hot(4)),
+    ),
 ]
 
 
