@@ -63,3 +63,9 @@ from keras_losses.regularizers import L2
 from keras_losses.regularizers import LogRegularizationLoss
 from keras_losses.regularizers import MaxNormPenalty
 from keras_losses.trees import Tree
+from keras_losses import crf
+from keras_losses.layers import CRF
+from keras_losses.losses import crf_loss
+from keras_losses.losses import CRFLoss
+from keras_losses.losses import structured_hinge_loss
+from keras_losses.losses import StructuredHingeLoss

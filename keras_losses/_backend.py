@@ -158,3 +158,29 @@ def take_rows(variable, indices):
         if isinstance(value, tf.Variable):
             return tf.gather(value, indices)
     return keras.ops.take(variable, indices, axis=0)
+
+
+def scan(step, init, xs, reverse=False):
+    """`keras.ops.scan(step, init, xs, reverse=reverse)` for a `step` whose output is
+    its new carry: `(final carry, stacked outputs)`.
+
+    On TensorFlow this is `tf.scan`, whose `tf.while_loop` has its maximum number of
+    iterations set: XLA needs it to differentiate the loop, and Keras's own scan
+    (3.15) leaves it unset, so its gradient fails under `jit_compile=True`.
+    """
+    if name() != "tensorflow":
+        return keras.ops.scan(step, init, xs, reverse=reverse)
+    import tensorflow as tf
+
+    stacked = tf.scan(lambda carry, x: step(carry, x)[1], xs, initializer=init, reverse=reverse)
+    # The final carry is the last output (the first when reversed), or `init` when
+    # the sequence is empty.
+    if reverse:
+        final = keras.tree.map_structure(
+            lambda ys, first: tf.concat([ys, first[None]], 0)[0], stacked, init
+        )
+    else:
+        final = keras.tree.map_structure(
+            lambda ys, first: tf.concat([first[None], ys], 0)[-1], stacked, init
+        )
+    return final, stacked

@@ -167,23 +167,20 @@ def _parameter(name, value, shape, dtype):
     return ops.cast(value, dtype)
 
 
-def _scan(step, init, xs):
+def _scan(step, init, xs, reverse=False):
     """`keras.ops.scan(step, init, xs)`, also when the sequence is statically empty.
 
-    On TensorFlow the outputs of `step` must have the structure, shapes and dtypes of
-    its carry; every step below returns its new carry as its output.
+    Every step below returns its new carry as its output (TensorFlow's scan needs
+    outputs of the carry's structure, shapes and dtypes).
     """
     length = ops.shape(_first(xs))[0]
     if isinstance(length, int) and length == 0:
         return init, _empty_like(init)
-    return ops.scan(step, init, xs)
+    return _backend.scan(step, init, xs, reverse=reverse)
 
 
 def _scan_reverse(step, init, xs):
-    length = ops.shape(_first(xs))[0]
-    if isinstance(length, int) and length == 0:
-        return init, _empty_like(init)
-    return ops.scan(step, init, xs, reverse=True)
+    return _scan(step, init, xs, reverse=True)
 
 
 def _first(xs):
@@ -378,10 +375,10 @@ def _viterbi(chain, emissions):
     def back(tag, pointer):
         # pointer (batch, K) maps the tag at step t + 1 to the best tag at step t.
         previous = ops.squeeze(ops.take_along_axis(pointer, ops.expand_dims(tag, -1), axis=1), -1)
-        return previous, tag
+        return previous, previous
 
-    first_tag, later = _scan_reverse(back, last_tag, pointers)
-    tags = ops.concatenate([ops.expand_dims(first_tag, 0), later], axis=0)
+    _, earlier = _scan_reverse(back, last_tag, pointers)  # the tags of steps 0 .. T - 2
+    tags = ops.concatenate([earlier, ops.expand_dims(last_tag, 0)], axis=0)
     return ops.moveaxis(tags, 0, 1), scores
 
 

@@ -23,3 +23,7 @@ from keras_losses.losses.hinges import squared_hinge
 from keras_losses.losses.hinges import SquaredHinge
 from keras_losses.losses.regression import mean_squared_logarithmic_error
 from keras_losses.losses.regression import MeanSquaredLogarithmicError
+from keras_losses.losses.crf import crf_loss
+from keras_losses.losses.crf import CRFLoss
+from keras_losses.losses.crf import structured_hinge_loss
+from keras_losses.losses.crf import StructuredHingeLoss
