@@ -132,7 +132,9 @@ class _Chain:
                     np.unique(bad_values)[:10].tolist(),
                 )
         self.valid = ops.logical_and(self.valid, ops.logical_not(ops.any(bad, axis=1)))
-        return ops.where(self.mask, tags, 0)
+        # Gathers need indices in range (TensorFlow raises on CPU, XLA clamps): a bad
+        # tag reads tag 0 and its row is NaN (`finish`).
+        return ops.where(ops.logical_and(self.mask, in_range), tags, 0)
 
     @property
     def lengths(self):
