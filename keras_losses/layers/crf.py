@@ -55,7 +55,7 @@ class CRF(keras.layers.Layer):
     >>> crf = CRF(3)
     >>> training = keras.Model(tokens, crf(emissions))
     >>> tagger = keras.Model(tokens, crf(emissions, decode=True))
-    >>> tagger.predict(np.array([[4, 5, 0]]), verbose=0)[0, 2]  # padding
+    >>> int(tagger.predict(np.array([[4, 5, 0]]), verbose=0)[0, 2])  # padding
     -1
 
     References:
