@@ -15,6 +15,9 @@ A Keras process has one backend, so the script runs itself twice: with
 `KERAS_BACKEND=torch`, ours eager on the torch backend. pytorch-crf is timed in both
 processes, so each ratio is of two things timed in the same process.
 
+Both libraries run on `--threads` CPU threads (default 1: on a shared machine,
+oversubscribed thread pools make the timings of OpenMP-based torch erratic).
+
 Goals: ours / pytorch-crf <= 1 for the training step and for decoding.
 
     python benchmarks/crf.py [--quick] [--repeats N]
@@ -179,6 +182,14 @@ def our_functions(p):
 
 def child(args):
     import keras
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     backend = keras.backend.backend()
     ours_name = "ours, TF + XLA" if backend == "tensorflow" else "ours, torch backend"
@@ -209,6 +220,7 @@ def main():
     args = harness.arguments(
         __doc__.splitlines()[0],
         no_naive={"action": "store_true", "help": "skip the naive loop (slow at full size)"},
+        threads={"type": int, "default": 1, "help": "CPU threads of torch and TensorFlow (1: stable on a busy machine)"},
     )
     if CHILD:
         child(args)
