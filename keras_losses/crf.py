@@ -361,8 +361,9 @@ def _viterbi(chain, emissions):
         best, _ = carry
         emitted, real = inputs
         candidates = ops.expand_dims(best, -1) + transitions  # (batch, K_from, K_to)
-        moved = ops.max(candidates, axis=1) + emitted
+        # One reduction: the best predecessor, then its score read off (not a second max).
         pointer = ops.cast(ops.argmax(candidates, axis=1), "int32")
+        moved = ops.squeeze(ops.take_along_axis(candidates, ops.expand_dims(pointer, 1), axis=1), 1) + emitted
         real = ops.expand_dims(real, -1)
         # At a masked step the scores carry over and each tag points to itself.
         carry = (ops.where(real, moved, best), ops.where(real, pointer, identity))
