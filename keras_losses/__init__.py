@@ -77,3 +77,9 @@ from keras_losses.losses import pinball_loss
 from keras_losses.losses import PinballLoss
 from keras_losses.losses import sparsemax_loss
 from keras_losses.losses import SparsemaxLoss
+from keras_losses import crf
+from keras_losses.layers import CRF
+from keras_losses.losses import crf_loss
+from keras_losses.losses import CRFLoss
+from keras_losses.losses import structured_hinge_loss
+from keras_losses.losses import StructuredHingeLoss

@@ -708,3 +708,27 @@ def _merged_search(sorted_rows, values, side):
     position = tf.argsort(order, axis=1, stable=True)  # where each merged element went
     position = position[:, entries:] if side == "right" else position[:, :count]
     return tf.gather(entries_before, position, batch_dims=1)
+def scan(step, init, xs, reverse=False):
+    """`keras.ops.scan(step, init, xs, reverse=reverse)` for a `step` whose output is
+    its new carry: `(final carry, stacked outputs)`.
+
+    On TensorFlow this is `tf.scan`, whose `tf.while_loop` has its maximum number of
+    iterations set: XLA needs it to differentiate the loop, and Keras's own scan
+    (3.15) leaves it unset, so its gradient fails under `jit_compile=True`.
+    """
+    if name() != "tensorflow":
+        return keras.ops.scan(step, init, xs, reverse=reverse)
+    import tensorflow as tf
+
+    stacked = tf.scan(lambda carry, x: step(carry, x)[1], xs, initializer=init, reverse=reverse)
+    # The final carry is the last output (the first when reversed), or `init` when
+    # the sequence is empty.
+    if reverse:
+        final = keras.tree.map_structure(
+            lambda ys, first: tf.concat([ys, first[None]], 0)[0], stacked, init
+        )
+    else:
+        final = keras.tree.map_structure(
+            lambda ys, first: tf.concat([first[None], ys], 0)[-1], stacked, init
+        )
+    return final, stacked

@@ -39,3 +39,7 @@ from keras_losses.losses.quantile import pinball_loss
 from keras_losses.losses.quantile import PinballLoss
 from keras_losses.losses.sparsemax import sparsemax_loss
 from keras_losses.losses.sparsemax import SparsemaxLoss
+from keras_losses.losses.crf import crf_loss
+from keras_losses.losses.crf import CRFLoss
+from keras_losses.losses.crf import structured_hinge_loss
+from keras_losses.losses.crf import StructuredHingeLoss

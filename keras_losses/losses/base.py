@@ -74,10 +74,14 @@ class Loss(keras.losses.Loss):
       `"classes"` (integer class ids along `class_axis`: the 16-bit limit applies).
     * `class_axis`: the axis of `y_pred` that a per-example value reduces over
       (`-1`, or the name of the attribute holding it, e.g. `"axis"`).
+    * `per_example`: `True` when `call` returns one value per example whatever the
+      rank of `y_pred` (a whole sequence's loss): `sample_weight` must then be
+      `(batch,)` and is never spread over positions.
     """
 
     labels = "dense"
     class_axis = -1
+    per_example = False
 
     def __init__(self, *, reduction="sum_over_batch_size", name=None, dtype=None):
         if name is not None and not isinstance(name, str):
@@ -168,6 +172,13 @@ class Loss(keras.losses.Loss):
         sample_weight = _as_tensor(sample_weight)
         out_rank = max(len(y_pred.shape) - 1, 1)
         weight_shape = tuple(sample_weight.shape)
+        if self.per_example:
+            if len(weight_shape) > 2 or (len(weight_shape) == 2 and weight_shape[1] not in (1, None)):
+                raise ValueError(
+                    f"{type(self).__name__} gives one value per example: `sample_weight` must "
+                    f"have shape (batch,). Received shape {weight_shape}."
+                )
+            return sample_weight
         if out_rank <= 1 or len(weight_shape) == 0:
             return sample_weight
         per_example = len(weight_shape) == 1 or all(d == 1 for d in weight_shape[1:])

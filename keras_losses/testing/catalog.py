@@ -385,6 +385,56 @@ def lazy_adam_model(optimizer):
     return model
 
 
+# -- CRF --------------------------------------------------------------------------------
+CRF_VOCABULARY, CRF_STEPS, CRF_TAGS = 12, 5, 4
+
+
+def crf_training_model(layer=None, loss=None):
+    """Tokens (0 pads, masked by the Embedding) -> emissions -> CRF potentials."""
+    layer = layer or keras_losses.layers.CRF(CRF_TAGS)
+    tokens = keras.Input((None,), dtype="int32")
+    hidden = keras.layers.Embedding(CRF_VOCABULARY, 4, mask_zero=True)(tokens)
+    model = keras.Model(tokens, layer(keras.layers.Dense(CRF_TAGS)(hidden)))
+    model.compile(optimizer="sgd", loss=loss or keras_losses.CRFLoss())
+    return model
+
+
+def crf_sequences(rng):
+    """Token ids padded with 0 to variable lengths (one empty row), and their tags."""
+    lengths = np.r_[0, 1, rng.integers(1, CRF_STEPS + 1, BATCH - 2)]
+    real = np.arange(CRF_STEPS)[None, :] < lengths[:, None]
+    tokens = np.where(real, rng.integers(1, CRF_VOCABULARY, (BATCH, CRF_STEPS)), 0).astype("int32")
+    tags = np.where(real, rng.integers(0, CRF_TAGS, (BATCH, CRF_STEPS)), -1).astype("int32")
+    return tokens, tags
+
+
+ENTRIES += [
+    Entry(
+        "CRF",
+        lambda: keras_losses.layers.CRF(
+            CRF_TAGS,
+            use_boundary_transitions=False,
+            transitions_initializer="glorot_uniform",
+            transitions_regularizer=keras.regularizers.L2(1e-3),
+            name="crf",
+        ),
+        lambda layer: crf_training_model(layer=layer),
+        crf_sequences,
+    ),
+    Entry(
+        "CRFLoss",
+        lambda: keras_losses.CRFLoss(reduction="sum", name="nll"),
+        lambda loss: crf_training_model(loss=loss),
+        crf_sequences,
+    ),
+    Entry(
+        "StructuredHingeLoss",
+        lambda: keras_losses.StructuredHingeLoss(cost=0.5, reduction="mean_with_sample_weight"),
+        lambda loss: crf_training_model(loss=loss),
+        crf_sequences,
+    ),
+]
+
 
 def by_name():
     return {entry.name: entry for entry in ENTRIES}

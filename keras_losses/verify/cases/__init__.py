@@ -7,6 +7,7 @@ from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
 from keras_losses.verify.cases import regularizers
 from keras_losses.verify.cases import metric_learning
+from keras_losses.verify.cases import crf
 
 CASES = [
     *regression.CASES,
@@ -16,6 +17,7 @@ CASES = [
     *hierarchical.CASES,
     *focal.CASES,
     *metric_learning.CASES,
+    *crf.CASES,
 ]
 
 
