@@ -63,3 +63,6 @@ from keras_losses.regularizers import L2
 from keras_losses.regularizers import LogRegularizationLoss
 from keras_losses.regularizers import MaxNormPenalty
 from keras_losses.trees import Tree
+from keras_losses.layers import LinearCrossEntropyHead
+from keras_losses.losses import linear_cross_entropy
+from keras_losses.losses import LinearCrossEntropyLoss

@@ -23,3 +23,5 @@ from keras_losses.losses.hinges import squared_hinge
 from keras_losses.losses.hinges import SquaredHinge
 from keras_losses.losses.regression import mean_squared_logarithmic_error
 from keras_losses.losses.regression import MeanSquaredLogarithmicError
+from keras_losses.losses.linear import linear_cross_entropy
+from keras_losses.losses.linear import LinearCrossEntropyLoss

@@ -141,7 +141,9 @@ class Loss(keras.losses.Loss):
         axis = self._axis(y_pred)
         out_shape = [d for i, d in enumerate(ops.shape(y_pred)) if i != axis]
         sample_weight = ops.reshape(sample_weight, (-1,) + (1,) * (out_rank - 1))
-        return ops.broadcast_to(sample_weight, out_shape)
+        # A product, not `broadcast_to`: on PyTorch that is a view sharing memory, which
+        # Keras's in-place masking (`sample_weight *= mask`) refuses to write.
+        return sample_weight * ops.ones(out_shape, sample_weight.dtype)
 
     # -- configuration -----------------------------------------------------------
 
