@@ -6,6 +6,7 @@ from keras_losses.verify.cases import focal
 from keras_losses.verify.cases import hinges
 from keras_losses.verify.cases import regression
 from keras_losses.verify.cases import regularizers
+from keras_losses.verify.cases import linear_cross_entropy
 
 CASES = [
     *regression.CASES,
@@ -14,6 +15,7 @@ CASES = [
     *regularizers.CASES,
     *hierarchical.CASES,
     *focal.CASES,
+    *linear_cross_entropy.CASES,
 ]
 
 
