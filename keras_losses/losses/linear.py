@@ -254,6 +254,7 @@ def _loss_from_statistics(statistics, valid, ignored, label_smoothing, z_loss):
     return ops.where(valid, loss, ops.where(ignored, zero, zero + float("nan")))
 
 
+@keras.saving.register_keras_serializable(package="keras_losses")
 def linear_cross_entropy(
     hidden,
     kernel,
