@@ -194,7 +194,12 @@ def custom_gradient(forward, backward):
 
             return output, gradient
 
-        return fn
+        def read_then_call(*inputs):
+            # Variables are read here, outside `fn`: inside, TensorFlow would want their
+            # gradients from `gradient` too, as a separate `variables` argument.
+            return fn(*[tf.convert_to_tensor(x) for x in inputs])
+
+        return read_then_call
     if backend == "jax":
         import jax
 
