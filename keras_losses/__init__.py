@@ -83,3 +83,6 @@ from keras_losses.losses import crf_loss
 from keras_losses.losses import CRFLoss
 from keras_losses.losses import structured_hinge_loss
 from keras_losses.losses import StructuredHingeLoss
+from keras_losses.layers import LinearCrossEntropyHead
+from keras_losses.losses import linear_cross_entropy
+from keras_losses.losses import LinearCrossEntropyLoss

@@ -732,3 +732,79 @@ def scan(step, init, xs, reverse=False):
             lambda ys, first: tf.concat([first[None], ys], 0)[-1], stacked, init
         )
     return final, stacked
+
+
+# -- custom gradients (keras_losses.losses.linear_cross_entropy) ------------------------
+#
+# `keras.ops.custom_gradient` exists, but on PyTorch (Keras 3.15) it swallows any
+# error of the forward function and then returns a NaN gradient, and on every backend
+# its gradient function must recompute from closures. This one takes a forward that
+# returns residuals and a backward that receives them, and raises what it raises.
+
+
+def custom_gradient(forward, backward):
+    """A function of tensors with a hand-written vector-Jacobian product.
+
+    Args:
+        forward: `forward(*inputs) -> (output, residuals)`, `output` one tensor and
+            `residuals` a tuple of tensors kept for the backward pass.
+        backward: `backward(inputs, residuals, cotangent) -> gradients`, a tuple
+            with one entry per input (`None` for an integer input).
+
+    Returns:
+        `fn(*inputs) -> output`, differentiable on TensorFlow (also in `tf.function`
+        and XLA), JAX (also under `jax.jit`) and PyTorch.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.custom_gradient
+        def fn(*inputs):
+            output, residuals = forward(*inputs)
+
+            def gradient(cotangent):
+                return tuple(backward(inputs, residuals, cotangent))
+
+            return output, gradient
+
+        def read_then_call(*inputs):
+            # Variables are read here, outside `fn`: inside, TensorFlow would want their
+            # gradients from `gradient` too, as a separate `variables` argument.
+            return fn(*[tf.convert_to_tensor(x) for x in inputs])
+
+        return read_then_call
+    if backend == "jax":
+        import jax
+
+        @jax.custom_vjp
+        def fn(*inputs):
+            return forward(*inputs)[0]
+
+        def fn_forward(*inputs):
+            output, residuals = forward(*inputs)
+            return output, (inputs, residuals)
+
+        def fn_backward(saved, cotangent):
+            return tuple(backward(saved[0], saved[1], cotangent))
+
+        fn.defvjp(fn_forward, fn_backward)
+        return fn
+    if backend == "torch":
+        import torch
+
+        class Function(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *inputs):
+                output, residuals = forward(*inputs)
+                ctx.count = len(inputs)
+                ctx.save_for_backward(*inputs, *residuals)
+                return output
+
+            @staticmethod
+            def backward(ctx, cotangent):
+                saved = ctx.saved_tensors
+                return tuple(backward(saved[: ctx.count], saved[ctx.count :], cotangent))
+
+        return Function.apply
+    return lambda *inputs: forward(*inputs)[0]

@@ -43,3 +43,5 @@ from keras_losses.losses.crf import crf_loss
 from keras_losses.losses.crf import CRFLoss
 from keras_losses.losses.crf import structured_hinge_loss
 from keras_losses.losses.crf import StructuredHingeLoss
+from keras_losses.losses.linear import linear_cross_entropy
+from keras_losses.losses.linear import LinearCrossEntropyLoss

@@ -228,7 +228,9 @@ def labels_in_range(labels, num_classes, ignore_class=None):
     valid = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
     if ignore_class is not None:
         valid = ops.logical_or(valid, ops.equal(labels, ignore_class))
-    if _backend.is_concrete(labels):
+    # Both: under jax.jit, labels closed over as a constant are concrete, but what is
+    # computed from them is traced.
+    if _backend.is_concrete(labels) and _backend.is_concrete(valid):
         values = _backend.to_numpy(labels)
         bad = values[~_backend.to_numpy(valid)]
         if bad.size:

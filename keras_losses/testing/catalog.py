@@ -345,7 +345,40 @@ ENTRIES = [
         loss_model(4),
         with_targets(one_hot(4)),
     ),
+    # -- linear cross-entropy (exact softmax over large vocabularies) -------------------
+    Entry(
+        "LinearCrossEntropyLoss",
+        lambda: keras_losses.LinearCrossEntropyLoss(
+            ignore_class=0, label_smoothing=0.1, z_loss=1e-3, reduction="sum", name="lce"
+        ),
+        lambda loss: linear_cross_entropy_model(keras_losses.LinearCrossEntropyHead(7, chunk_size=3), loss),
+        labels_as_input(7),  # class 0 is ignored: a label outside [0, 7) would make the
+        # training model's output (the statistics) NaN, which a prediction check cannot compare
+    ),
+    Entry(
+        "LinearCrossEntropyHead",
+        lambda: keras_losses.LinearCrossEntropyHead(
+            7,
+            use_bias=False,
+            chunk_size=2,
+            kernel_initializer="he_normal",
+            bias_initializer="ones",
+            kernel_regularizer=keras.regularizers.L2(1e-3),
+        ),
+        lambda head: linear_cross_entropy_model(head, keras_losses.LinearCrossEntropyLoss()),
+        labels_as_input(7),
+    ),
 ]
+
+
+def linear_cross_entropy_model(head, loss):
+    """A head trained through its statistics: labels are an input, as with the fast path."""
+    features_in = keras.Input((INPUT_DIM,))
+    labels_in = keras.Input((), dtype="int32")
+    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    model = keras.Model([features_in, labels_in], head([hidden, labels_in]))
+    model.compile(optimizer="sgd", loss=loss)
+    return model
 
 
 def two_tower_model(loss, logits_layer):

@@ -8,6 +8,7 @@ from keras_losses.verify.cases import regression
 from keras_losses.verify.cases import regularizers
 from keras_losses.verify.cases import metric_learning
 from keras_losses.verify.cases import crf
+from keras_losses.verify.cases import linear_cross_entropy
 
 CASES = [
     *regression.CASES,
@@ -18,6 +19,7 @@ CASES = [
     *focal.CASES,
     *metric_learning.CASES,
     *crf.CASES,
+    *linear_cross_entropy.CASES,
 ]
 
 
