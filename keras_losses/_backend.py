@@ -629,25 +629,79 @@ def in_keras_loading():
     return False
 
 
-def retrack_loading_model():
-    """On torch, lets the model being loaded see variables a layer created late.
-
-    Keras's torch backend lists a model's variables as torch parameters when the
-    model is built; a layer that creates its variables while `load_model` reads the
-    weights (after checking the stored shapes) would be missing from
-    `model.parameters()`. The model is the `model` local of Keras 3.15's
-    `saving_lib` functions on the stack.
-    """
-    if name() != "torch":
-        return
-    frame, seen = sys._getframe(1), set()
+def _saving_frames():
+    """The frames of Keras 3.15's `keras.src.saving.saving_lib` on the stack, innermost first."""
+    frame = sys._getframe(1)
     while frame is not None:
         if frame.f_globals.get("__name__") == "keras.src.saving.saving_lib":
-            model = frame.f_locals.get("model")
-            if model is not None and id(model) not in seen and hasattr(model, "_track_variables"):
-                seen.add(id(model))
-                model._track_variables()
+            yield frame
         frame = frame.f_back
+
+
+def adopt_late_variables(pending):
+    """Lets the model being loaded see variables a layer created while its weights load.
+
+    Keras 3.15's `load_model` (`saving_lib._load_model_from_fileobj`) first makes the
+    model from its config, and compiles it there: `compile_from_config` builds the
+    optimizer over `model.trainable_variables`. Only then does `_load_state` read
+    the weights, the layers first (a Functional model's `layers`, then its attributes
+    in sorted order, where `layers` comes before `optimizer`), fetching
+    `model.optimizer` only when it reaches it. A layer that creates its variables in
+    `load_own_variables`, once it has checked the stored shapes (see
+    `HierarchicalSoftmax`), is then missing from:
+
+    - on torch, the model's parameters: the model tracks its variables again;
+    - the optimizer's variables, so that Keras would skip the saved optimizer state
+      (with a warning) and training would restart from step 0. Once no layer of the
+      model is `pending` any more, the model is compiled again from its own compile
+      config (public `get_compile_config` and `compile_from_config`), under the
+      custom objects and safe mode that `load_model` was given, so that the
+      optimizer Keras loads the state into is built over every variable. This is
+      done only for a compiled model whose optimizer is built, has taken no step
+      (its state is not loaded yet) and lacks some trainable variable.
+
+    The models are the `model` locals of the `saving_lib` functions on the stack and
+    the models among the `saveable` locals of its `_load_state`.
+
+    Args:
+        pending: `layer -> bool`, whether a layer has still to create its variables.
+    """
+    models, loaded, custom_objects, safe_mode = {}, set(), None, True
+    for frame in _saving_frames():
+        local = frame.f_locals
+        for key in ("model", "saveable"):
+            model = local.get(key)
+            if isinstance(model, keras.Model):
+                models[id(model)] = model
+                if key == "model":
+                    loaded.add(id(model))
+        if frame.f_code.co_name == "_load_model_from_fileobj":
+            custom_objects, safe_mode = local.get("custom_objects"), local.get("safe_mode", True)
+    for model in models.values():
+        if name() == "torch" and id(model) in loaded and hasattr(model, "_track_variables"):
+            model._track_variables()
+        if not any(pending(layer) for layer in sublayers(model)) and _lacks_variables(model):
+            from keras.src.saving.serialization_lib import SafeModeScope  # Keras 3.15
+
+            with keras.saving.custom_object_scope(custom_objects or {}), SafeModeScope(safe_mode):
+                model.compile_from_config(model.get_compile_config())
+
+
+def _lacks_variables(model):
+    """Whether `model` is compiled with a built optimizer that has taken no step and
+    was built without some of the model's trainable variables."""
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not getattr(optimizer, "built", False):
+        return False
+    if type(model).compile is not keras.Model.compile and (
+        type(model).compile_from_config is keras.Model.compile_from_config
+    ):
+        return False  # Keras's `compile_from_config` would not compile it (it warns instead)
+    # `_trainable_variables`: what `BaseOptimizer.build` was given (Keras 3.15).
+    built_over = {id(v) for v in getattr(optimizer, "_trainable_variables", ())}
+    if all(id(v) in built_over for v in model.trainable_variables):
+        return False
+    return int(to_numpy(optimizer.iterations)) == 0
 
 
 # -- batched search (keras_losses.losses.metric_learning) ---------------------------

@@ -309,7 +309,8 @@ class HierarchicalSoftmax(keras.layers.Layer):
         self._check_stored_shapes(store, units)  # before anything is allocated
         if self._deferred_shape is not None:
             self._ensure_weights()
-            _backend.retrack_loading_model()
+            # The optimizer of a compiled model was built without these variables.
+            _backend.adopt_late_variables(_is_pending)
         super().load_own_variables(store)
         self._adopt_tables("the loaded weights")
 
@@ -610,6 +611,11 @@ def _path_logits_mask(labels, table):
     in_range = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
     entries = _backend.take_rows(table, ops.where(in_range, labels, 0))
     return ops.logical_and(ops.not_equal(entries, 0), ops.expand_dims(in_range, -1))
+
+
+def _is_pending(layer):
+    """Whether `layer` is a `HierarchicalSoftmax` whose variables wait for its weights."""
+    return isinstance(layer, HierarchicalSoftmax) and layer._deferred_shape is not None
 
 
 def _is_pair(inputs):

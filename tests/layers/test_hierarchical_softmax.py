@@ -1,6 +1,8 @@
 import copy
 import json
 import os
+import subprocess
+import sys
 import weakref
 import zipfile
 
@@ -690,3 +692,62 @@ def test_the_depth_of_a_balanced_config_without_building_the_tree(num_classes):
     layer = HierarchicalSoftmax({"kind": "balanced", "num_classes": num_classes})
     assert layer.depth == Tree.balanced(num_classes).depth
     assert layer.tree == Tree.balanced(num_classes)
+
+
+# -- a compiled model keeps its optimizer state (the variables are made late) -------
+
+
+@pytest.mark.subprocess
+def test_a_compiled_model_reloads_its_optimizer_state_in_a_fresh_process(tmp_path):
+    # `load_model` builds the optimizer before the output layers create their variables
+    # (they wait for the stored shapes). The saved Adam state must still load: the
+    # step count and every moment, and training must go on as it would have without
+    # the save. Two output layers, so that the optimizer is rebuilt over both.
+    rng = np.random.default_rng(0)
+    features = keras.Input((5,))
+    labels = [keras.Input((), dtype="int32"), keras.Input((), dtype="int32")]
+    hidden = keras.layers.Dense(4, name="dense")(features)
+    outputs = [
+        HierarchicalSoftmax(Tree.balanced(9), kernel_initializer="random_normal", name="first")([hidden, labels[0]]),
+        HierarchicalSoftmax(Tree.huffman([5, 1, 3, 2, 8]), name="second")([hidden, labels[1]]),
+    ]
+    model = keras.Model([features] + labels, outputs)
+    model.compile(
+        keras.optimizers.Adam(0.05),
+        [HierarchicalSoftmaxLoss(from_path_logits=True), HierarchicalSoftmaxLoss(from_path_logits=True)],
+    )
+    x = rng.normal(size=(16, 5)).astype("float32")
+    y = [rng.integers(0, 9, 16), rng.integers(0, 5, 16)]
+    data = str(tmp_path / "data.npz")
+    np.savez(data, x=x, y0=y[0], y1=y[1])
+    model.fit([x] + y, y, batch_size=8, verbose=0)  # 2 steps
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    saved = {v.path: numpy(v).tolist() for v in model.optimizer.variables}
+    model.fit([x] + y, y, batch_size=8, shuffle=False, verbose=0)  # 2 more: the reference
+    code = (
+        "import json, keras, numpy as np\n"
+        "import keras_losses\n"
+        f"model = keras.saving.load_model({path!r})\n"
+        "state = {v.path: np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in model.optimizer.variables}\n"
+        f"d = np.load({data!r})\n"
+        "y = [d['y0'], d['y1']]\n"
+        "model.fit([d['x']] + y, y, batch_size=8, shuffle=False, verbose=0)\n"
+        "weights = {v.path: np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in model.weights}\n"
+        "print(json.dumps({'state': state, 'weights': weights}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    line = [l for l in result.stdout.splitlines() if l.startswith("{")]
+    assert line, result.stderr[-3000:]
+    assert "Skipping variable loading" not in result.stderr, result.stderr[-3000:]
+    loaded = json.loads(line[-1])
+    assert sorted(loaded["state"]) == sorted(saved)
+    prefix = model.optimizer.name  # "adam", or "adam_3" after other tests made some
+    assert loaded["state"][f"{prefix}/iteration"] == 2
+    assert np.any(np.asarray(saved[f"{prefix}/first_kernel_momentum"]) != 0)
+    for key, want in saved.items():
+        np.testing.assert_allclose(np.asarray(loaded["state"][key]), np.asarray(want), rtol=1e-6, err_msg=key)
+    assert sorted(loaded["weights"]) == sorted(v.path for v in model.weights)
+    for v in model.weights:
+        np.testing.assert_allclose(np.asarray(loaded["weights"][v.path]), numpy(v), rtol=1e-5, atol=1e-6, err_msg=v.path)
