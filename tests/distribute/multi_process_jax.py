@@ -211,6 +211,67 @@ def hierarchical_softmax_model_parallel(rng):
     return _hierarchical(rng, keras_losses.Tree.balanced(33), None)
 
 
+@case("crf")
+def crf(rng):
+    """A tagger (Embedding with mask_zero -> Dense -> CRF) on variable-length sequences.
+
+    The mask travels from the Embedding through the Dense to the CRF on every device;
+    process 0's half of each global batch holds short rows (0 to 2 tokens, an empty
+    row first), process 1's long ones (3 to 6), so the devices run the forward
+    recursion over very different masks.
+    """
+    n, steps, tags, vocabulary = BATCHES * GLOBAL_BATCH, 6, 4, 9
+    tokens = keras.Input((None,), dtype="int32")
+    hidden = keras.layers.Embedding(vocabulary, 4, mask_zero=True)(tokens)
+    emissions = keras.layers.Dense(tags)(hidden)
+    crf_layer = keras_losses.layers.CRF(tags, transitions_initializer="glorot_uniform", name="crf")
+    model = keras.Model(tokens, crf_layer(emissions))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras_losses.CRFLoss())
+    first_half = (np.arange(n) % GLOBAL_BATCH) < GLOBAL_BATCH // 2
+    lengths = np.where(first_half, rng.integers(0, 3, n), rng.integers(3, steps + 1, n))
+    lengths[0] = 0
+    real = np.arange(steps)[None, :] < lengths[:, None]
+    x = np.where(real, rng.integers(1, vocabulary, (n, steps)), 0).astype("int32")
+    y = np.where(real, rng.integers(0, tags, (n, steps)), -1).astype("int32")
+    return model, x, y, _weights(rng, n)
+
+
+def _linear_cross_entropy(rng, units, chunk_size, ignore_class):
+    n = BATCHES * GLOBAL_BATCH
+    features = keras.Input((3,))
+    labels = keras.Input((), dtype="int32")
+    hidden = keras.layers.Dense(4, activation="tanh")(features)
+    head = keras_losses.LinearCrossEntropyHead(units, chunk_size=chunk_size, name="head")
+    model = keras.Model([features, labels], head([hidden, labels]))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras_losses.LinearCrossEntropyLoss(ignore_class=ignore_class, z_loss=1e-3),
+    )
+    x = rng.normal(size=(n, 3)).astype("float32")
+    y = rng.integers(0, units, n).astype("int32")
+    if ignore_class is not None:
+        y[rng.uniform(size=n) < 0.25] = ignore_class
+    return model, [x, y], y, _weights(rng, n)
+
+
+@case("linear_cross_entropy")
+def linear_cross_entropy(rng):
+    """The head trained through its statistics, in chunks of classes; class 0 ignored."""
+    return _linear_cross_entropy(rng, units=11, chunk_size=4, ignore_class=0)
+
+
+# The kernel (d, units) and the bias (units,) sharded over the class axis: each of
+# the 4 devices holds 4 of the 16 classes; the head's chunks of 8 classes each span
+# two devices. Nothing else is sharded.
+LINEAR_CROSS_ENTROPY_LAYOUT = {"head/kernel": (None, "model"), "head/bias": ("model",)}
+
+
+@case("linear_cross_entropy_model_parallel", parallel="model", layout=LINEAR_CROSS_ENTROPY_LAYOUT)
+def linear_cross_entropy_model_parallel(rng):
+    """The head with its kernel and bias sharded over the classes across both processes."""
+    return _linear_cross_entropy(rng, units=16, chunk_size=8, ignore_class=None)
+
+
 # -- running them ---------------------------------------------------------------------
 
 

@@ -43,6 +43,9 @@ CASES = {
     "siglip",
     "hierarchical_softmax",
     "hierarchical_softmax_model_parallel",
+    "crf",
+    "linear_cross_entropy",
+    "linear_cross_entropy_model_parallel",
 }
 
 
@@ -190,7 +193,20 @@ def test_model_parallel_shards_the_hierarchical_softmax_over_the_nodes(cluster):
     assert shards[2] == {"output/kernel": [[32, 4]], "output/bias": [[32]]}
 
 
-def test_keras_cannot_fetch_a_variable_sharded_across_processes(cluster):
+def test_model_parallel_shards_the_linear_cross_entropy_head_over_the_classes(cluster):
+    """16 classes over 4 devices: each process holds two shards of 4 columns each."""
+    lines, _ = cluster
+    shards = [
+        next(line["shards"] for line in process if line.get("case") == "linear_cross_entropy_model_parallel")
+        for process in lines
+    ]
+    for process in shards[:2]:
+        assert process == {"head/kernel": [[4, 4]], "head/bias": [[4]]}
+    assert shards[2] == {"head/kernel": [[4, 16]], "head/bias": [[16]]}
+
+
+@pytest.mark.parametrize("case", ["hierarchical_softmax_model_parallel", "linear_cross_entropy_model_parallel"])
+def test_keras_cannot_fetch_a_variable_sharded_across_processes(cluster, case):
     """A Keras 3.15 limitation, not of the losses (reproduced with a plain Dense layer in
     docs/distributed.md): `get_weights`, `save` and `predict` convert the whole array to
     NumPy, which JAX refuses for an array with shards on another process. Recorded so
@@ -198,10 +214,10 @@ def test_keras_cannot_fetch_a_variable_sharded_across_processes(cluster):
     lines, _ = cluster
     for process in lines[:2]:
         outcome = next(
-            line["keras_get_weights"] for line in process if line.get("case") == "hierarchical_softmax_model_parallel"
+            line["keras_get_weights"] for line in process if line.get("case") == case
         )
         assert outcome.startswith("RuntimeError: Fetching value for `jax.Array` that spans non-addressable")
-    reference = next(line for line in lines[2] if line.get("case") == "hierarchical_softmax_model_parallel")
+    reference = next(line for line in lines[2] if line.get("case") == case)
     assert reference["keras_get_weights"] == "ok"
 
 
