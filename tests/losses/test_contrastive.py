@@ -67,6 +67,8 @@ class TestCLIPLoss:
             "reduction": "sum_over_batch_size",
             "dtype": None,
             "across_replicas": True,
+            "tiled": False,
+            "tile_size": 256,
         }
         assert CLIPLoss.from_config(config).across_replicas is True
         assert CLIPLoss().name == "clip_loss"

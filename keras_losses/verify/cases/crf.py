@@ -8,7 +8,6 @@ values and autograd gradients) when it is installed. The losses are checked on t
 packed potentials that `layers.CRF` hands them, so the unpacking is verified too.
 """
 
-import importlib.util
 
 import numpy as np
 
@@ -127,15 +126,12 @@ def _torch_log_likelihood(emissions, tags, transitions, start_transitions=None, 
     return torch.where(empty, torch.zeros_like(values), values)
 
 
-def _torch_available():
-    return importlib.util.find_spec("torch") is not None and importlib.util.find_spec("torchcrf") is not None
-
-
 def _function_case(name, oracle, with_tags, boundaries=True, wrt="emissions", quick=False, pick=None,
                    gap=None, torch=False, suffix=""):
     references = [Reference("NumPy brute force", NUMPY, _oracle(oracle, with_tags))]
-    if torch and _torch_available():
-        references.append(Reference("torchcrf.CRF.forward", TORCH, _torch_log_likelihood))
+    if torch:
+        # Skipped, and said so, where pytorch-crf (or torch) is not installed.
+        references.append(Reference("torchcrf.CRF.forward", TORCH, _torch_log_likelihood, library="torchcrf"))
     label = f"crf.{name}({'boundaries' if boundaries else 'no boundaries'}{', wrt ' + wrt if wrt != 'emissions' else ''}{suffix})"
     return Case(
         name=label,
