@@ -11,8 +11,21 @@ One model holds a head per (catalog loss, reduction): every head sees the same
 inputs, and each head's loss (with a per-example `sample_weight`) trains only that
 head's weights. The same model trains for a few SGD steps on one device and then
 with two replicas; each head's weights and the total loss are printed as JSON lines.
-Losses whose value depends on which examples share a batch (the contrastive ones)
-are skipped here: they are checked with `across_replicas=True` in their own tests.
+Every catalog loss is trained here unless (and the skipped ones are printed, each
+with its kind and reason):
+
+- it mines the batch (`MINES_THE_BATCH`: it has `across_replicas`, as the contrastive
+  and metric-learning losses do): its value per example depends on which examples
+  share the batch, so replicas cannot match one device; those are checked with
+  `across_replicas=True` in their own tests;
+- its catalog model is not a head on the shared features (`NOT_A_HEAD`: one float
+  `(INPUT_DIM,)` input, one output), e.g. a CRF tagger on token ids or a head that
+  takes the labels as a second input.
+
+A loss that does neither is measured: its per-example values (`reduction=None`) on
+the whole batch and on each half must agree. One that does not is reported as
+`BATCH_DEPENDENT` (the test fails on that kind: it would be a loss that depends on
+the batch without offering `across_replicas`).
 """
 
 import json
@@ -45,22 +58,37 @@ GLOBAL_BATCH = 8  # splits evenly over 2 replicas: see docs/distributed.md for u
 STEPS = 3
 
 
+MINES_THE_BATCH = "mines the batch"
+NOT_A_HEAD = "not a head on the shared features"
+BATCH_DEPENDENT = "batch-dependent without across_replicas"
+
+
 def heads():
-    """(name, loss, targets) for every single-input catalog loss and reduction."""
+    """(name, entry, loss, targets) per head, and {loss name: {kind, reason}} skipped."""
     rng = np.random.default_rng(0)
-    found, skipped = [], []
+    found, skipped = [], {}
     for entry in catalog.ENTRIES:
         obj = entry.build()
         if not isinstance(obj, keras.losses.Loss) or entry.model is None:
-            continue
+            continue  # layers, regularizers, optimizers, metrics: not a loss to train
+        family = type(obj).__module__.rsplit(".", 1)[-1]
         if hasattr(obj, "across_replicas"):
-            skipped.append(entry.name)
+            skipped[entry.name] = {
+                "kind": MINES_THE_BATCH,
+                "reason": f"{family}: compares each example with the others in its batch; "
+                "checked with across_replicas=True in its own tests",
+            }
             continue
         probe = entry.model(obj)
-        if len(probe.inputs) != 1 or len(probe.outputs) != 1:
-            skipped.append(entry.name)
+        x, targets = entry.data(rng)
+        why = _not_a_head(probe, x)
+        if why:
+            skipped[entry.name] = {"kind": NOT_A_HEAD, "reason": f"{family}: {why}"}
             continue
-        _, targets = entry.data(rng)
+        why = _depends_on_the_batch(obj, probe, x, targets)
+        if why:
+            skipped[entry.name] = {"kind": BATCH_DEPENDENT, "reason": f"{family}: {why}"}
+            continue
         for reduction in REDUCTIONS:
             loss = type(obj).from_config({**obj.get_config(), "reduction": reduction})
             found.append((f"{entry.name}-{reduction}", entry, loss, targets))
@@ -71,6 +99,36 @@ def heads():
     _, targets = entry.data(rng)
     found.append(("control-keras-mean_with_sample_weight", entry, BareHinge(reduction="mean_with_sample_weight"), targets))
     return found, skipped
+
+
+def _not_a_head(probe, x):
+    """Why `probe` cannot be one head applied to the shared float features, or None."""
+    if len(probe.inputs) != 1 or len(probe.outputs) != 1:
+        return f"its model has {len(probe.inputs)} inputs and {len(probe.outputs)} outputs"
+    spec = probe.inputs[0]
+    if tuple(spec.shape) != (None, catalog.INPUT_DIM) or "float" not in str(spec.dtype):
+        return (
+            f"its model's input is {spec.dtype} {tuple(spec.shape)}, "
+            f"not the shared float (None, {catalog.INPUT_DIM}) features"
+        )
+    if np.shape(x) != (catalog.BATCH, catalog.INPUT_DIM):
+        return f"its data's x has shape {np.shape(x)}, not ({catalog.BATCH}, {catalog.INPUT_DIM})"
+    return None
+
+
+def _depends_on_the_batch(obj, probe, x, targets):
+    """Why the loss's per-example values change with the batch, or None (measured)."""
+    per_example = type(obj).from_config({**obj.get_config(), "reduction": None})
+    predictions = np.asarray(probe(x))
+    whole = np.asarray(per_example(targets, predictions))
+    half = len(x) // 2
+    parts = np.concatenate(
+        [np.asarray(per_example(targets[:half], predictions[:half])),
+         np.asarray(per_example(targets[half:], predictions[half:]))]
+    )
+    if whole.shape != parts.shape or not np.allclose(whole, parts, rtol=1e-5, atol=1e-6):
+        return "its per-example values on a half batch differ from those on the whole batch"
+    return None
 
 
 class BareHinge(keras.losses.Loss):
@@ -111,6 +169,8 @@ def train(found, x, ys, weights):
 
 def main():
     found, skipped = heads()
+    for name, why in skipped.items():  # to stderr as well: the test shows it on failure
+        print(f"skipped {name} ({why['kind']}): {why['reason']}", file=sys.stderr)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(GLOBAL_BATCH, catalog.INPUT_DIM)).astype("float32")
     ys = [targets for _, _, _, targets in found]
