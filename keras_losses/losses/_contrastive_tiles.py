@@ -25,7 +25,10 @@ Everything runs in float32.
 
 from keras import ops
 
-_NEGATIVE = -1e30  # stands for -inf in padded columns; exp(_NEGATIVE - max) == 0
+# Stands for -inf in padded columns and starts the running row max. The lowest float32:
+# with -1e30 a row whose logits were all below it (a bias of -1e31) summed exp(l + 1e30),
+# all 0, and its loss was -inf. Padded columns are also multiplied by `valid` = 0.
+_NEGATIVE = -3.4028234663852886e38
 
 
 def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
