@@ -47,7 +47,10 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
         raise ValueError("The embedding size must be known when the loss is traced.")
     n = ops.shape(k)[0]
     num_tiles = (n + tile_size - 1) // tile_size
-    padded = num_tiles * tile_size
+    # At least one tile of padding: JAX traces the loop body, and its slice of a tile,
+    # even for an empty batch (0 tiles, which the loop then never runs).
+    at_least_one = max(num_tiles, 1) if isinstance(num_tiles, int) else ops.maximum(num_tiles, 1)
+    padded = at_least_one * tile_size
     k_padded = ops.pad(k, [[0, padded - n], [0, 0]])
     # Group -1 never matches: groups are non-negative.
     k_groups_padded = ops.pad(k_groups, [[0, padded - n]], constant_values=-1)
