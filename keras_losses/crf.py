@@ -372,7 +372,7 @@ def _viterbi(chain, emissions):
     xs = (chain.time_major(emissions[:, 1:]), chain.time_major(chain.mask[:, 1:]))
     (last, _), (_, pointers) = _scan(step, (first, identity), xs)
     final = last + chain.end
-    scores = ops.max(final, axis=-1)
+    scores = ops.max(final, axis=-1, initial=float("-inf"))  # `initial`: an empty batch too
     last_tag = ops.cast(ops.argmax(final, axis=-1), "int32")
 
     def back(tag, pointer):
@@ -571,5 +571,7 @@ def unpack(potentials):
         )
     emissions = potentials[:, :-rows, :num_tags]
     mask = ops.greater(potentials[:, :-rows, num_tags], 0.5)
-    table = potentials[0, -rows:, :num_tags]
+    # Every row holds the same table; the sum over the first (or no) row also works for
+    # an empty batch, where indexing row 0 failed.
+    table = ops.sum(potentials[:1, -rows:, :num_tags], axis=0)
     return emissions, table[:num_tags], table[num_tags], table[num_tags + 1], mask

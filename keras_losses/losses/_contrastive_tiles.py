@@ -25,7 +25,10 @@ Everything runs in float32.
 
 from keras import ops
 
-_NEGATIVE = -1e30  # stands for -inf in padded columns; exp(_NEGATIVE - max) == 0
+# Stands for -inf in padded columns and starts the running row max. The lowest float32:
+# with -1e30 a row whose logits were all below it (a bias of -1e31) summed exp(l + 1e30),
+# all 0, and its loss was -inf. Padded columns are also multiplied by `valid` = 0.
+_NEGATIVE = -3.4028234663852886e38
 
 
 def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
@@ -44,7 +47,10 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
         raise ValueError("The embedding size must be known when the loss is traced.")
     n = ops.shape(k)[0]
     num_tiles = (n + tile_size - 1) // tile_size
-    padded = num_tiles * tile_size
+    # At least one tile of padding: JAX traces the loop body, and its slice of a tile,
+    # even for an empty batch (0 tiles, which the loop then never runs).
+    at_least_one = max(num_tiles, 1) if isinstance(num_tiles, int) else ops.maximum(num_tiles, 1)
+    padded = at_least_one * tile_size
     k_padded = ops.pad(k, [[0, padded - n], [0, 0]])
     # Group -1 never matches: groups are non-negative.
     k_groups_padded = ops.pad(k_groups, [[0, padded - n]], constant_values=-1)

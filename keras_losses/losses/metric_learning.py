@@ -178,6 +178,10 @@ def _semi_hard(batch, d, margin, soft):
     d_ap in the anchor's sorted negative distances, instead of TFA's
     (n^2, n) comparison tensor.
     """
+    if d.shape[0] == 0:
+        # An empty batch (static shape): Keras's TF `take_along_axis` rejects the
+        # (0, 0) indices below, and there is nothing to mine.
+        return ops.zeros((0,), d.dtype)
     sorted_d, sorted_key, count = _sorted_negatives(d, batch.negatives)
     # How many negatives are <= d_ap: the next one is the first farther than d_ap.
     k = _backend.searchsorted(sorted_key, ops.stop_gradient(d), side="right")
@@ -198,10 +202,12 @@ def _semi_hard(batch, d, margin, soft):
 
 def _batch_hard(batch, d, margin, soft):
     """Hermans et al.'s batch-hard triplet: the farthest positive, the closest negative."""
-    hardest_positive = ops.max(ops.where(batch.positives, d, 0.0), axis=1)
+    # `initial` changes no value (distances are >= 0, the fill is the row maximum) but
+    # lets an empty batch through (Keras refuses the max of an empty tensor).
+    hardest_positive = ops.max(ops.where(batch.positives, d, 0.0), axis=1, initial=0.0)
     # Non-negatives filled with the row maximum, which no negative's minimum exceeds.
-    fill = ops.stop_gradient(ops.max(d, axis=1, keepdims=True))
-    hardest_negative = ops.min(ops.where(batch.negatives, d, fill), axis=1)
+    fill = ops.stop_gradient(ops.max(d, axis=1, keepdims=True, initial=0.0))
+    hardest_negative = ops.min(ops.where(batch.negatives, d, fill), axis=1, initial=float("inf"))
     if soft:
         losses = ops.softplus(hardest_positive - hardest_negative)
     else:
@@ -283,8 +289,9 @@ def _multi_similarity_from_same(same, y_pred, alpha, beta, base, epsilon, across
     batch = _Batch(same, y_pred, across_replicas)
     s = ops.matmul(_l2_normalize(batch.x), ops.transpose(_l2_normalize(batch.all_x)))
     # Cosine similarities lie in [-1, 1]: +-2 fill the cells a min or max must skip.
-    hardest_positive = ops.min(ops.where(batch.positives, s, 2.0), axis=1, keepdims=True)
-    hardest_negative = ops.max(ops.where(batch.negatives, s, -2.0), axis=1, keepdims=True)
+    # (`initial`, the same fill, lets an empty batch through.)
+    hardest_positive = ops.min(ops.where(batch.positives, s, 2.0), axis=1, keepdims=True, initial=2.0)
+    hardest_negative = ops.max(ops.where(batch.negatives, s, -2.0), axis=1, keepdims=True, initial=-2.0)
     mined_negatives = ops.logical_and(batch.negatives, ops.greater(s + epsilon, hardest_positive))
     mined_positives = ops.logical_and(batch.positives, ops.less(s - epsilon, hardest_negative))
 

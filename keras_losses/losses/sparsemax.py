@@ -73,6 +73,17 @@ def sparsemax_loss(y_true, y_pred, *, from_logits=True, axis=-1):
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     z = ops.moveaxis(y_pred, axis, -1)
     y = ops.moveaxis(y_true, axis, -1)
+    # Shifted by c = max(z): the loss at z is the loss at z - c plus c * (1 - sum(y))
+    # (tau shifts by c and sum over S of (z_j - tau) is 1). Unshifted, tau = z_max - 1
+    # rounds to z_max for |z| >~ 1e8 in float32: the support came out empty
+    # (tau = inf, loss -inf) or the 1 was lost (logits [0, 0, 1e15], class 0: 0.5,
+    # not 1e15).
+    # (-inf logits, masked classes, do not count; `initial` lets an empty batch through.)
+    lowest = -3.4028234663852886e38
+    c = ops.stop_gradient(
+        ops.max(ops.where(ops.isfinite(z), z, lowest), axis=-1, keepdims=True, initial=lowest)
+    )
+    z = z - c
     tau, support, z_support = _threshold_and_support(z)
     # z_j^2 - tau^2 = (z_j - tau)(z_j + tau), over the support only.
     spread = ops.where(support, (z_support - tau) * (z_support + tau), 0.0)
@@ -82,6 +93,7 @@ def sparsemax_loss(y_true, y_pred, *, from_logits=True, axis=-1):
         0.5 * ops.sum(spread, axis=-1)
         - ops.sum(y * z_target, axis=-1)
         + 0.5 * ops.sum(ops.square(y), axis=-1)
+        + ops.squeeze(c, -1) * (1.0 - ops.sum(y, axis=-1))
     )
 
 

@@ -65,6 +65,9 @@ class Case:
             probabilities), with `columns` per example.
         limit: the largest magnitude of a prediction (keeps the true loss finite).
         columns: predictions per example; `"batch"` for an (n, n) logit matrix.
+        make: `make(draw, n, pool)` returns `(y_true, y_pred)` from the pool of
+            prediction values, for losses whose `y_pred` is structured (packed
+            embeddings, CRF potentials, logit statistics); `targets` is then unused.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Case:
     predictions: str = "logits"
     limit: float = 1e38
     columns: object = CLASSES
+    make: Callable = None
 
 
 def binary_targets(draw, n, moderate):
@@ -121,6 +125,95 @@ CASES = [
     Case("SigLIPLoss", _with(kl.SigLIPLoss), pair_ids, "logits", 1e37, "batch"),
     Case("HierarchicalSoftmaxLoss", _with(kl.HierarchicalSoftmaxLoss, tree=TREE), class_targets(TREE.num_classes), "logits", 1e37, TREE.num_nodes),
 ]
+
+
+# -- the losses added in 0.2: structured inputs, drawn from the same pools ---------------
+
+
+def pinball_targets(columns):
+    def targets(draw, n, moderate):
+        pool = [0.0, 0.5, 3.0] if moderate else [0.0, TINY32, -1.0, 1e4, -1e30, 1e37, -1e37]
+        values = draw(st.lists(st.sampled_from(pool), min_size=n * columns, max_size=n * columns))
+        return np.array(values, "float32").reshape((n, columns) if columns > 1 else (n,))
+
+    return targets
+
+
+def _values_from(draw, pool, count):
+    return np.array(draw(st.lists(st.sampled_from(pool), min_size=count, max_size=count)), "float64")
+
+
+def distances(draw, n, pool):
+    """Pair distances (non-negative) and similar (1) / dissimilar (0) labels."""
+    return binary_targets(draw, n, False), np.abs(_values_from(draw, pool, n * 2)).reshape(n, 2)
+
+
+def embeddings(draw, n, pool):
+    """Embeddings `(n, 2)` and class ids among 2 classes (positives and negatives)."""
+    return class_targets(2)(draw, n, False), _values_from(draw, pool, n * 2).reshape(n, 2)
+
+
+def _unit_rows(values):
+    values = values.copy()
+    values[np.all(values == 0, axis=1), 0] = 1.0
+    return values / np.sqrt(np.sum(np.square(values / np.max(np.abs(values), 1, keepdims=True)), 1, keepdims=True)) / np.max(np.abs(values), 1, keepdims=True)
+
+
+def packed_embeddings(draw, n, pool):
+    """`ContrastiveLogits(tiled=True)`'s `[a, b, scale, bias]`: unit rows, extreme scale and bias."""
+    rows = _unit_rows(_values_from(draw, pool, n * 4).reshape(n * 2, 2))
+    scale = draw(st.sampled_from([v for v in pool if v > 0]))
+    bias = draw(st.sampled_from(pool))
+    packed = np.concatenate([rows[:n], rows[n:], np.full((n, 1), scale), np.full((n, 1), bias)], 1)
+    return pair_ids(draw, n, False), packed
+
+
+CRF_STEPS, CRF_TAGS = 2, 2
+
+
+def crf_potentials(draw, n, pool):
+    """Gold tags and the CRF layer's packed potentials (layout of `keras_losses.crf.pack`,
+    written out here): emissions and the real-step flag, then transitions, start, end."""
+    k = CRF_TAGS
+    emissions = _values_from(draw, pool, n * CRF_STEPS * k).reshape(n, CRF_STEPS, k)
+    table = _values_from(draw, pool, (k + 2) * k).reshape(k + 2, k)
+    lengths = np.array(draw(st.lists(st.integers(0, CRF_STEPS), min_size=n, max_size=n)), int)
+    real = (np.arange(CRF_STEPS)[None, :] < lengths.reshape(n, 1)).astype("float64")
+    steps = np.concatenate([emissions, real[..., None]], -1)
+    table = np.broadcast_to(np.pad(table, [(0, 0), (0, 1)]), (n, k + 2, k + 1))
+    tags = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n * CRF_STEPS, max_size=n * CRF_STEPS)), "int32")
+    return tags.reshape(n, CRF_STEPS), np.concatenate([steps, table], 1)
+
+
+def logit_statistics(draw, n, pool):
+    """Labels and `LinearCrossEntropyHead`'s `[logsumexp, label logit, mean logit]`,
+    computed here in float64 from logits drawn from the pool."""
+    logits = _values_from(draw, pool, n * CLASSES).reshape(n, CLASSES)
+    labels = class_targets(CLASSES)(draw, n, False)
+    top = np.max(logits, 1, initial=0.0) if n else np.zeros(0)
+    logsumexp = top + np.log(np.sum(np.exp(logits - top.reshape(n, 1)), 1))
+    label_logit = logits[np.arange(n), labels]
+    return labels, np.stack([logsumexp, label_logit, np.mean(logits, 1) if n else np.zeros(0)], 1).reshape(n, 3)
+
+
+CASES += [
+    Case("CLIPLoss-tiled", _with(kl.CLIPLoss, tiled=True, tile_size=2), None, limit=1e38, make=packed_embeddings),
+    Case("SigLIPLoss-tiled", _with(kl.SigLIPLoss, tiled=True, tile_size=2), None, limit=1e37, make=packed_embeddings),
+    Case("CRFLoss", _with(kl.CRFLoss), None, limit=1e37, make=crf_potentials),
+    Case("StructuredHingeLoss", _with(kl.StructuredHingeLoss, cost=0.5), None, limit=1e37, make=crf_potentials),
+    Case("LinearCrossEntropyLoss", _with(kl.LinearCrossEntropyLoss), None, limit=1e38, make=logit_statistics),
+    Case("LinearCrossEntropyLoss(label_smoothing)", _with(kl.LinearCrossEntropyLoss, label_smoothing=0.1), None, limit=1e37, make=logit_statistics),
+    Case("TripletLoss", _with(kl.TripletLoss), None, limit=1e18, make=embeddings),
+    Case("TripletLoss(hard, cosine, soft)", _with(kl.TripletLoss, mining="hard", distance="cosine", soft=True), None, limit=1e18, make=embeddings),
+    Case("ContrastivePairLoss", _with(kl.ContrastivePairLoss, margin=2.0), None, limit=1e18, make=distances),
+    Case("NPairsLoss", _with(kl.NPairsLoss), pair_ids, "logits", 1e37, "batch"),
+    Case("LiftedStructLoss", _with(kl.LiftedStructLoss), None, limit=1e18, make=embeddings),
+    Case("MultiSimilarityLoss", _with(kl.MultiSimilarityLoss), None, limit=1e18, make=embeddings),
+    Case("SupervisedContrastiveLoss", _with(kl.SupervisedContrastiveLoss), None, limit=1e18, make=embeddings),
+    Case("PinballLoss", _with(kl.PinballLoss, quantiles=0.3), pinball_targets(2), "regression", 1e37, 2),
+    Case("PinballLoss(quantiles)", _with(kl.PinballLoss, quantiles=[0.1, 0.5, 0.9]), pinball_targets(1), "regression", 1e37, 3),
+    Case("SparsemaxLoss", _with(kl.SparsemaxLoss), one_hot_targets, "logits", 1e38),
+]
 BY_NAME = {case.name: case for case in CASES}
 
 
@@ -153,6 +246,9 @@ def inputs(draw, case):
         pool = [0.0, 0.3, 2.0, 5.0] if moderate else _pool(limit)
     else:
         pool = MODERATE_LOGITS if moderate else _pool(limit)
+    if case.make is not None:
+        y_true, y_pred = case.make(draw, n, pool)
+        return y_true, np.asarray(y_pred, "float64").astype(dtype), moderate
     rows = [_row(draw, pool, columns) for _ in range(n)]
     y_pred = np.array(rows, "float64").reshape(n, columns)
     if case.predictions == "rows":
@@ -209,6 +305,16 @@ PINNED = [
     _pinned("CategoricalFocalLoss(from_logits)", np.array([[1.0, 0.0, 0.0]], "float32"), np.array([[3e38, -3e38, 0.0]], "float32")),
     _pinned("SparseCategoricalFocalLoss(from_logits)", np.array([0], "int32"), np.array([[3e38, -3e38, 0.0]], "float32")),
     _pinned("CLIPLoss", np.array([0, 1]), np.array([[-1e38, 1e38], [1e38, -1e38]], "float32")),
+    # tiled CLIP, every logit below -1e30 (the running max started there): -inf
+    _pinned("CLIPLoss-tiled", np.arange(3), np.array([[1.0, 0.0, 1.0, 0.0, 1.0, -1e31]] * 3, "float32")),
+    # sparsemax: tau = z_max - 1 rounded to z_max, an empty support, tau = inf: -inf
+    _pinned("SparsemaxLoss", np.array([[1.0, 0.0, 0.0]], "float32"), np.array([[0.0, 0.0, 1e15]], "float32")),
+    # empty batches: row 0 of the CRF table, max/min/gather over 0 anchors
+    _pinned("CRFLoss", np.zeros((0, 2), "int32"), np.zeros((0, 6, 3), "float32")),
+    _pinned("StructuredHingeLoss", np.zeros((0, 2), "int32"), np.zeros((0, 6, 3), "float32")),
+    _pinned("TripletLoss", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
+    _pinned("TripletLoss(hard, cosine, soft)", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
+    _pinned("MultiSimilarityLoss", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
 ]
 
 

@@ -88,3 +88,15 @@ class TestSparsemaxLoss:
     def test_shape_mismatch(self):
         with pytest.raises(ValueError, match="incompatible"):
             sparsemax_loss(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_large_logits_keep_the_threshold_one_below_the_top_logit():
+    # Support {2}, tau = 1e15 - 1: loss = -0 + ((1e15)^2 - (1e15 - 1)^2) / 2 + 1/2
+    # = (2e15 - 1) / 2 + 1/2 = 1e15. In float32, z_max - 1 rounded to z_max: the
+    # support came out empty and the loss was -inf (or 0.5 once the 1 was lost).
+    y_pred = np.array([[0.0, 0.0, 1e15], [-1e15, -1e15, 0.0]], "float32")
+    values = keras.ops.convert_to_numpy(sparsemax_loss(np.array([[1.0, 0.0, 0.0]] * 2), y_pred))
+    np.testing.assert_allclose(values, [1e15, 1e15], rtol=1e-6)
+    # and shifting every logit changes nothing (the targets sum to 1; exact in float32)
+    shifted = keras.ops.convert_to_numpy(sparsemax_loss(np.array([[0.0, 1.0, 0.0]]), np.array([[2**20 - 0.75, 2**20, 2**20 - 0.5]])))
+    np.testing.assert_allclose(shifted, sparsemax_loss(np.array([[0.0, 1.0, 0.0]]), np.array([[0.25, 1.0, 0.5]])), atol=1e-6)
