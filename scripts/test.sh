@@ -20,9 +20,9 @@ py=.venv/bin/python
 workers="-n 2 --dist loadscope"
 status=0
 stage "set up .venv" 240 bash scripts/setup.sh test,tutorials,docs || exit 1
-stage "tests + doctests (tensorflow)" 330 env KERAS_BACKEND=tensorflow \
+stage "tests + doctests (tensorflow)" 420 env KERAS_BACKEND=tensorflow \
   $py -m pytest $workers tests keras_losses --doctest-modules || status=1
-stage "tests (jax)" 420 env KERAS_BACKEND=jax $py -m pytest $workers tests -q || status=1
+stage "tests (jax)" 560 env KERAS_BACKEND=jax $py -m pytest $workers tests -q || status=1
 stage "tests (torch)" 90 env KERAS_BACKEND=torch $py -m pytest $workers tests -q || status=1
 stage "examples + tutorials (fast mode)" 180 bash -c '
   log=$(mktemp)
