@@ -77,13 +77,13 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
         def forward(t, carry):
             row_max, row_sum, positive_sum, positives, column_lse, column_positive, siglip = carry
             _, _, logits, valid, matches, start = tile(t, q, k_padded, scale, bias)
-            masked = ops.where(valid > 0, logits, _NEGATIVE)
-            positive_sum = positive_sum + ops.sum(matches * logits, axis=1)
-            positives = positives + ops.sum(matches, axis=1)
             if kind == "siglip":
                 signs = 2.0 * matches - 1.0
                 siglip = siglip + ops.sum(valid * ops.softplus(-signs * logits), axis=1)
                 return row_max, row_sum, positive_sum, positives, column_lse, column_positive, siglip
+            masked = ops.where(valid > 0, logits, _NEGATIVE)
+            positive_sum = positive_sum + ops.sum(matches * logits, axis=1)
+            positives = positives + ops.sum(matches, axis=1)
             # Online log-sum-exp over the rows: rescale the running sum to the new max.
             new_max = ops.maximum(row_max, ops.max(masked, axis=1))
             row_sum = row_sum * ops.exp(row_max - new_max) + ops.sum(
