@@ -2,10 +2,19 @@
 
 Everything else in the package is written with the public `keras.ops`. What cannot
 be (reading and setting Keras masks, asking whether a value is concrete, replica
-collectives under `tf.distribute`) lives here, so that a Keras upgrade or a new
-backend is handled in one file.
+collectives under `tf.distribute`, Keras's loss reduction and training step) lives
+here, so that a Keras upgrade or a new backend is handled in one file.
+
+Every use of Keras's private code is listed in `KERAS_PRIVATE`, with the Keras version
+it was read from; code that mirrors a private Keras function (rather than calling it)
+is listed in `KERAS_MIRRORED` with a fingerprint of the source it mirrors.
+`tests/test_keras_private.py` checks both against the installed Keras, so a release
+that moves, renames or rewrites any of them fails that test by name (it also runs
+against keras-nightly in CI) instead of changing this package's results silently.
 """
 
+import hashlib
+import inspect
 import sys
 
 import keras
@@ -16,6 +25,58 @@ import numpy as np
 from keras.src.backend.common.masking import get_keras_mask
 from keras.src.backend.common.masking import set_keras_mask
 from keras.src.losses.loss import reduce_weighted_values
+
+KERAS_VERSION_READ = "3.15.1"
+
+# Private Keras names this module uses: modules and attributes, by dotted path.
+KERAS_PRIVATE = (
+    "keras.src.backend.common.masking.get_keras_mask",
+    "keras.src.backend.common.masking.set_keras_mask",
+    "keras.src.losses.loss.reduce_weighted_values",
+    "keras.src.losses.loss.unscale_loss_for_distribution",
+    "keras.src.models.functional.Functional",
+    "keras.src.saving.saving_lib._load_model_from_fileobj",
+    "keras.src.saving.saving_lib._load_state",
+    "keras.src.saving.serialization_lib.SafeModeScope",
+    # methods and attributes of public classes
+    "keras.Layer._flatten_layers",
+    "keras.src.backend.jax.trainer.JAXTrainer._update_metrics_variables",
+)
+
+# Local variables of Keras's loading functions that `adopt_late_variables` reads from
+# the stack, by function.
+KERAS_LOCALS = {
+    "keras.src.saving.saving_lib._load_model_from_fileobj": ("model", "custom_objects", "safe_mode"),
+    "keras.src.saving.saving_lib._load_state": ("saveable",),
+}
+
+# Private Keras code that this module re-implements with a change, and the SHA-256
+# of the mirrored source (the first 16 hex digits) as of `KERAS_VERSION_READ`.
+KERAS_MIRRORED = {
+    # `loss_call`: the same steps, with the dtype and a rescaling of the values
+    "keras.src.losses.loss.Loss.__call__": "f42c42282ee8902b",
+    # `_jax_sparse_train_step`: the same step, with row-sparse table gradients
+    "keras.src.backend.jax.trainer.JAXTrainer.train_step": "67c7e33798cd7fac",
+}
+
+
+def keras_private(path):
+    """The object at dotted `path` in the installed Keras (raises if it is gone)."""
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            value = __import__(".".join(parts[:split]), fromlist=["_"])
+        except ImportError:
+            continue
+        for part in parts[split:]:
+            value = getattr(value, part)
+        return value
+    raise ImportError(path)
+
+
+def source_fingerprint(function):
+    """The first 16 hex digits of the SHA-256 of `function`'s source."""
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
 
 
 def name():
@@ -102,6 +163,30 @@ def reduce(values, sample_weight, mask, reduction, dtype):
     return reduce_weighted_values(
         values, sample_weight=sample_weight, mask=mask, reduction=reduction, dtype=dtype
     )
+
+
+def loss_call(loss, y_true, y_pred, sample_weight, dtype, rescale=None):
+    """`keras.losses.Loss.__call__` (Keras 3.15.1, see `KERAS_MIRRORED`) in `dtype`.
+
+    The same steps as Keras: the mask of `y_pred`, the inputs converted to `dtype`,
+    `loss.call`, the mask of its values, Keras's reduction. Two changes: the inputs,
+    the values and the reduction are in `dtype`, not `loss.dtype` (a 16-bit loss is
+    computed in float32), and `rescale(values, mask)`, when given, replaces the
+    values before the reduction (the replica share of a global mean).
+    """
+    in_mask = get_mask(y_pred)
+    with keras.name_scope(loss.name):
+        convert = lambda x: keras.ops.convert_to_tensor(x, dtype=dtype)  # noqa: E731
+        y_pred = keras.tree.map_structure(convert, y_pred)
+        y_true = keras.tree.map_structure(convert, y_true)
+        values = loss.call(y_true, y_pred)
+        masks = [m for m in (in_mask, get_mask(values)) if m is not None]
+        mask = None
+        if masks:
+            mask = masks[0] if len(masks) == 1 else keras.ops.logical_and(*masks)
+        if rescale is not None:
+            values = rescale(values, mask)
+        return reduce(values, sample_weight, mask, loss.reduction, dtype)
 
 
 # -- replicas (tf.distribute) ------------------------------------------------------
@@ -504,6 +589,8 @@ def install_sparse_train_step(model):
 
 
 def _jax_sparse_train_step(model, original, state, data):
+    """Keras 3.15.1's `JAXTrainer.train_step` (see `KERAS_MIRRORED`), with the rows of
+    the gathered tables differentiated as `RowSparse` instead of whole tables."""
     import warnings
 
     import jax

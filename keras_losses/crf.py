@@ -42,8 +42,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 
 __all__ = [
     "sequence_score",

@@ -33,5 +33,5 @@ status=0
 "$venv/bin/python" -m keras_losses.verify --quick > "$venv/verify.log" 2>&1 || status=1
 if [ $status = 0 ]; then sed -n '/comparisons passed/,$p' "$venv/verify.log"; else cat "$venv/verify.log"; fi
 "$venv/bin/python" -m pytest -q -n 2 --dist loadscope \
-  tests/test_serialization.py tests/test_package.py || status=1
+  tests/test_serialization.py tests/test_package.py tests/test_keras_private.py || status=1
 exit $status

@@ -7,8 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 
 # Squared norms (of rows scaled to a largest magnitude of 1, so at least 1 unless
 # the row is zero) are floored here before the inverse square root, so a zero
@@ -199,7 +199,7 @@ class ContrastiveLogits(keras.layers.Layer):
         if self.tiled:
             return self._packed(a, b)
         if self.across_replicas:
-            if _differ(a.shape[0], b.shape[0]):
+            if _inputs.dims_differ(a.shape[0], b.shape[0]):
                 raise ValueError(
                     "With across_replicas=True both embedding batches must have the same "
                     f"size; received shapes {tuple(a.shape)} and {tuple(b.shape)}."
@@ -221,7 +221,7 @@ class ContrastiveLogits(keras.layers.Layer):
 
     def _packed(self, a, b):
         """`[a, b, scale, bias]` side by side, `(n, 2 * d + 2)`: the tiled losses' input."""
-        if _differ(a.shape[0], b.shape[0]):
+        if _inputs.dims_differ(a.shape[0], b.shape[0]):
             raise ValueError(
                 "With tiled=True both embedding batches must have the same size; "
                 f"received shapes {tuple(a.shape)} and {tuple(b.shape)}."
@@ -257,6 +257,3 @@ class ContrastiveLogits(keras.layers.Layer):
         )
         return config
 
-
-def _differ(a, b):
-    return a is not None and b is not None and a != b

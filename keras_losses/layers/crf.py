@@ -4,9 +4,9 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses import crf
-from keras_losses.losses import _inputs
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")

@@ -16,9 +16,9 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses import trees
-from keras_losses.losses import _inputs
 
 # The user hierarchies (`Tree.from_paths`) that layers of this process hold, by
 # content hash. A layer's config names such a tree by its hash instead of listing its

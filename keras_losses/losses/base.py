@@ -17,7 +17,7 @@ prepares the inputs first, for what Keras gets wrong on its own:
   `dtype` the inputs are converted to float32, the loss and its reduction are
   computed in float32 and only the result is cast to the 16-bit dtype: values and
   sums that overflow float16 (or lose all precision in bfloat16) stay finite.
-* Integer class labels (`labels = "classes"`) are read as exact int32 values
+* Integer class labels (`sparse_labels = True`) are read as exact int32 values
   (`_inputs.integer_labels`) before Keras casts them: an int64 label of 2**32 + 1
   is not class 1, 1.5 is not class 2.
 * Under `tf.distribute` with several replicas, Keras divides each replica's sum by
@@ -38,11 +38,9 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 
-# The largest integer n such that every integer in [0, n] is exact in the dtype.
-_EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "float64": 2**53}
 # Reductions that divide by a denominator, which must be global across replicas.
 _MEANS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 _HALF_DTYPES = ("float16", "bfloat16")
@@ -68,19 +66,20 @@ class Loss(keras.losses.Loss):
     override `prepare(y_true, y_pred)` to turn `y_true` into exact values before
     Keras casts it to the loss dtype.
 
-    Class attributes a subclass may set:
+    What a subclass may set or override:
 
-    * `labels`: `"dense"` (`y_true` has the shape of `y_pred`, the default) or
-      `"classes"` (integer class ids along `class_axis`: the 16-bit limit applies).
-    * `class_axis`: the axis of `y_pred` that a per-example value reduces over
-      (`-1`, or the name of the attribute holding it, e.g. `"axis"`).
-    * `per_example`: `True` when `call` returns one value per example whatever the
-      rank of `y_pred` (a whole sequence's loss): `sample_weight` must then be
+    * `sparse_labels = True`: `y_true` holds integer class ids (Keras's "sparse"
+      labels) along `class_axis()` rather than values of `y_pred`'s shape. They are
+      read exactly (never wrapped or rounded), and a 16-bit loss dtype that cannot
+      hold every class id is refused.
+    * `per_example = True`: `call` returns one value per example whatever the rank
+      of `y_pred` (a whole sequence's loss): `sample_weight` must then be
       `(batch,)` and is never spread over positions.
+    * `class_axis()`: the axis of `y_pred` that a per-example value reduces over
+      (default `-1`; a loss with an `axis` argument returns it).
     """
 
-    labels = "dense"
-    class_axis = -1
+    sparse_labels = False
     per_example = False
 
     def __init__(self, *, reduction="sum_over_batch_size", name=None, dtype=None):
@@ -97,7 +96,7 @@ class Loss(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = _as_tensor(y_pred)
-        if self.labels == "classes":
+        if self.sparse_labels:
             self._check_exact_class_labels(y_pred)
             y_true = _inputs.integer_labels(y_true)
         y_true, y_pred = self.prepare(y_true, y_pred)
@@ -115,42 +114,37 @@ class Loss(keras.losses.Loss):
     def _call_as(self, y_true, y_pred, sample_weight, dtype, across_replicas):
         """`keras.losses.Loss.__call__` computed in `dtype`; with `across_replicas`, with
         a denominator summed over the replicas."""
-        in_mask = _backend.get_mask(y_pred)
-        with keras.name_scope(self.name):
-            y_pred = ops.convert_to_tensor(y_pred, dtype=dtype)
-            y_true = keras.tree.map_structure(
-                lambda x: ops.convert_to_tensor(x, dtype=dtype), y_true
-            )
-            values = self.call(y_true, y_pred)
-            out_mask = _backend.get_mask(values)
-            masks = [m for m in (in_mask, out_mask) if m is not None]
-            mask = None
-            if masks:
-                mask = masks[0] if len(masks) == 1 else ops.logical_and(*masks)
-            if not across_replicas:
-                return _backend.reduce(values, sample_weight, mask, self.reduction, dtype)
-            counted = ops.ones_like(values)
-            if mask is not None:
-                counted = counted * ops.cast(ops.reshape(mask, ops.shape(values)), values.dtype)
-            if sample_weight is not None and self.reduction == "mean_with_sample_weight":
-                weight = ops.convert_to_tensor(sample_weight, dtype=values.dtype)
-                if len(weight.shape) == len(values.shape) + 1:
-                    weight = ops.squeeze(weight, -1)
-                counted = counted * weight
-            local = ops.sum(counted)
-            total = _backend.sum_over_replicas(local)
-            replicas = ops.cast(_backend.replica_count(), values.dtype)
-            scale = ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
-            return _backend.reduce(values * scale, sample_weight, mask, self.reduction, dtype)
+        rescale = None
+        if across_replicas:
+            rescale = lambda values, mask: self._replica_share(values, mask, sample_weight)  # noqa: E731
+        return _backend.loss_call(self, y_true, y_pred, sample_weight, dtype, rescale)
+
+    def _replica_share(self, values, mask, sample_weight):
+        """`values` scaled by `replicas * local / global denominator`, so that Keras's
+        per-replica mean, summed over the replicas, is the global mean."""
+        counted = ops.ones_like(values)
+        if mask is not None:
+            counted = counted * ops.cast(ops.reshape(mask, ops.shape(values)), values.dtype)
+        if sample_weight is not None and self.reduction == "mean_with_sample_weight":
+            weight = ops.convert_to_tensor(sample_weight, dtype=values.dtype)
+            if len(weight.shape) == len(values.shape) + 1:
+                weight = ops.squeeze(weight, -1)
+            counted = counted * weight
+        local = ops.sum(counted)
+        total = _backend.sum_over_replicas(local)
+        replicas = ops.cast(_backend.replica_count(), values.dtype)
+        return values * ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
 
     def prepare(self, y_true, y_pred):
         """Hook run before Keras casts `y_true`; returns `(y_true, y_pred)`."""
         return y_true, y_pred
 
+    def class_axis(self):
+        """The axis of `y_pred` that holds the classes: a per-example value reduces it."""
+        return -1
+
     def _axis(self, y_pred):
-        axis = self.class_axis
-        if isinstance(axis, str):
-            axis = getattr(self, axis)
+        axis = self.class_axis()
         rank = len(y_pred.shape)
         return axis % rank if rank else 0
 
@@ -158,7 +152,7 @@ class Loss(keras.losses.Loss):
         if len(y_pred.shape) == 0:
             return
         num_classes = y_pred.shape[self._axis(y_pred)]
-        limit = _EXACT_INTEGER_LIMIT.get(self.dtype)
+        limit = _inputs.EXACT_INTEGER_LIMIT.get(self.dtype)
         if num_classes is not None and limit is not None and num_classes > limit:
             raise ValueError(
                 f"{type(self).__name__} with dtype={self.dtype!r} cannot hold class "

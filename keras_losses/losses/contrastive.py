@@ -22,12 +22,11 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses.losses import _contrastive_tiles
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
-from keras_losses.losses.base import _EXACT_INTEGER_LIMIT
 
 
 # -- pair ids ----------------------------------------------------------------------
@@ -53,9 +52,6 @@ def _logits_shape_error(y_true_shape, y_pred_shape, expected):
     )
 
 
-def _differ(a, b):
-    return a is not None and b is not None and a != b
-
 
 def _pair_matches(y_true, y_pred, *, across_replicas=False):
     """The exact 0/1 matrix of matching pairs: 1 where two examples' ids are equal.
@@ -79,7 +75,7 @@ def _pair_matches(y_true, y_pred, *, across_replicas=False):
         all_ids = _backend.all_gather(ids)
         n_global = all_ids.shape[0]
         columns = logits_shape[1]
-        if _differ(n, logits_shape[0]) or (
+        if _inputs.dims_differ(n, logits_shape[0]) or (
             n_global is not None and columns is not None and columns != 2 * n_global
         ):
             raise _logits_shape_error(
@@ -90,11 +86,11 @@ def _pair_matches(y_true, y_pred, *, across_replicas=False):
             )
     else:
         all_ids = ids
-        if _differ(logits_shape[0], logits_shape[1]):
+        if _inputs.dims_differ(logits_shape[0], logits_shape[1]):
             raise _logits_shape_error(
                 ids.shape, logits_shape, "`y_pred` must be a square (n, n) logit matrix"
             )
-        if _differ(n, logits_shape[0]):
+        if _inputs.dims_differ(n, logits_shape[0]):
             raise _logits_shape_error(
                 ids.shape, logits_shape, "`y_true` must hold one pair id per row of `y_pred`"
             )
@@ -181,7 +177,7 @@ def _tiled(kind, groups, y_pred, across_replicas, tile_size):
     groups = ops.cast(groups, "int32")
     if len(groups.shape) == 2 and groups.shape[-1] == 1:
         groups = ops.squeeze(groups, -1)
-    if _differ(groups.shape[0], a.shape[0]):
+    if _inputs.dims_differ(groups.shape[0], a.shape[0]):
         raise _logits_shape_error(
             groups.shape, y_pred.shape, "`y_true` must hold one pair id per row of `y_pred`"
         )
@@ -329,7 +325,7 @@ class _ContrastiveLoss(Loss):
             n_global = groups.shape[0] * _backend.replica_count() if groups.shape[0] else None
             # A 16-bit loss computes in float32 (the base class), groups included.
             computed = "float32" if self.dtype in ("float16", "bfloat16") else self.dtype
-            limit = _EXACT_INTEGER_LIMIT.get(computed)
+            limit = _inputs.EXACT_INTEGER_LIMIT.get(computed)
             if n_global is not None and limit is not None and n_global > limit:
                 raise ValueError(
                     f"{type(self).__name__}(tiled=True) with dtype={self.dtype!r} cannot "

@@ -82,7 +82,7 @@ def structured_hinge_loss(y_true, y_pred, *, cost=1.0):
 
 
 class _SequenceLoss(Loss):
-    labels = "classes"  # tags are class ids: a 16-bit loss dtype must hold them exactly
+    sparse_labels = True  # tags are class ids: a 16-bit loss dtype must hold them exactly
     per_example = True
 
 

@@ -36,8 +36,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
@@ -582,7 +582,8 @@ class BinaryFocalLoss(Loss):
     >>> model.compile(optimizer="adam", loss=BinaryFocalLoss(from_logits=True))
     """
 
-    class_axis = "axis"
+    def class_axis(self):
+        return self.axis
 
     def __init__(
         self,
@@ -631,7 +632,8 @@ class CategoricalFocalLoss(Loss):
     >>> model.compile(optimizer="adam", loss=CategoricalFocalLoss(from_logits=True))
     """
 
-    class_axis = "axis"
+    def class_axis(self):
+        return self.axis
 
     def __init__(
         self,
@@ -683,8 +685,10 @@ class SparseCategoricalFocalLoss(Loss):
     ... )
     """
 
-    labels = "classes"
-    class_axis = "axis"
+    sparse_labels = True
+
+    def class_axis(self):
+        return self.axis
 
     def __init__(
         self,

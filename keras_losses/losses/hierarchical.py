@@ -17,9 +17,9 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses import trees
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 

@@ -8,8 +8,8 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
@@ -251,7 +251,7 @@ class SparseMulticlassHinge(_MulticlassHingeBase):
     See `sparse_multiclass_hinge`, including what an out-of-range label does.
     """
 
-    labels = "classes"
+    sparse_labels = True
 
     def __init__(
         self,

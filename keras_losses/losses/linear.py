@@ -36,8 +36,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import Loss
 
 # Classes per chunk when `chunk_size=None`. At N = 2048 a float32 chunk of logits is

@@ -29,8 +29,8 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import Loss
 from keras_losses.losses.contrastive import _halves
 from keras_losses.losses.contrastive import _pair_ids

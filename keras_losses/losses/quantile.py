@@ -5,8 +5,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import Loss
 
 _EXPECTED = "a float in (0, 1) or a non-empty list of them"

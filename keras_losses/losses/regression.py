@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_losses.losses import _inputs
+from keras_losses import _inputs
 from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 

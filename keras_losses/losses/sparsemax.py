@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
 from keras_losses.losses.base import Loss
 
 
@@ -121,7 +121,8 @@ class SparsemaxLoss(Loss):
     >>> # predict: keras.ops.sparsemax(model(x)) gives sparse probabilities
     """
 
-    class_axis = "axis"
+    def class_axis(self):
+        return self.axis
 
     def __init__(
         self, from_logits=True, axis=-1, reduction="sum_over_batch_size", name="sparsemax_loss",

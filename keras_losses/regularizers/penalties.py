@@ -18,14 +18,8 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
-from keras_losses.losses import _inputs
-
-
-def _weights(x):
-    """`x` as a float tensor of its compute dtype (float32 for 16-bit weights)."""
-    x = ops.convert_to_tensor(x)
-    return ops.cast(x, _inputs.compute_dtype(x))
 
 
 def _strength(value, x):
@@ -125,7 +119,7 @@ class L1(_Penalty):
         self.l1 = _validation.non_negative_float("l1", l1)
 
     def __call__(self, x):
-        x = _weights(x)
+        x = _inputs.floats(x)
         return _strength(self.l1, x) * ops.sum(ops.abs(x))
 
 
@@ -160,7 +154,7 @@ class L2(_Penalty):
         self.half = _validation.boolean("half", half)
 
     def __call__(self, x):
-        x = _weights(x)
+        x = _inputs.floats(x)
         strength = self.l2 / 2 if self.half else self.l2
         return _strength(strength, x) * ops.sum(ops.square(x))
 
@@ -199,7 +193,7 @@ class ElasticNet(_Penalty):
         self.l2 = _validation.non_negative_float("l2", l2)
 
     def __call__(self, x):
-        x = _weights(x)
+        x = _inputs.floats(x)
         return _strength(self.l1, x) * ops.sum(ops.abs(x)) + _strength(self.l2, x) * ops.sum(
             ops.square(x)
         )
@@ -249,7 +243,7 @@ class MaxNormPenalty(_Penalty):
         self.axis = _check_axis(axis)
 
     def __call__(self, x):
-        x = _weights(x)
+        x = _inputs.floats(x)
         axes = _resolve_axis(f"MaxNormPenalty(axis={self.axis})", self.axis, x)
         excess = ops.relu(_norm(x, axes) - _strength(self.max_value, x))
         # strength * excess**2 as (sqrt(strength) * excess)**2: finite wherever the
@@ -298,6 +292,6 @@ class GroupLasso(_Penalty):
         self.axis = _check_axis(axis)
 
     def __call__(self, x):
-        x = _weights(x)
+        x = _inputs.floats(x)
         axes = _resolve_axis(f"GroupLasso(axis={self.axis})", self.axis, x)
         return _strength(self.strength, x) * ops.sum(_norm(x, axes))

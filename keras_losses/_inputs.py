@@ -1,4 +1,8 @@
-"""Input handling shared by the pure loss functions: dtypes, shapes, class labels."""
+"""Input handling shared by the losses, layers and regularizers: dtypes, shapes, labels.
+
+Every public function converts its tensors through here, so a 16-bit input is computed
+in float32 and a shape error reads the same whichever object raises it.
+"""
 
 import numpy as np
 from keras import ops
@@ -6,6 +10,8 @@ from keras import ops
 from keras_losses import _backend
 
 _HALF_DTYPES = ("float16", "bfloat16")
+# The largest integer n such that every integer in [0, n] is exact in the dtype.
+EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "float64": 2**53}
 
 
 def compute_dtype(x):
@@ -36,6 +42,11 @@ def class_count(x):
     at run time (`None` in a `tf.function`'s signature)."""
     size = x.shape[-1]
     return ops.shape(x)[-1] if size is None else size
+
+
+def dims_differ(a, b):
+    """Whether two static dimensions are both known and differ (unknown ones never do)."""
+    return a is not None and b is not None and a != b
 
 
 def _static_shape(x):
@@ -76,9 +87,8 @@ def dense_pair(y_true, y_pred):
             y_pred = ops.squeeze(y_pred, -1)
     if len(y_true.shape) != len(y_pred.shape):
         raise _incompatible(y_true, y_pred)
-    for a, b in zip(y_true.shape, y_pred.shape):
-        if a is not None and b is not None and a != b:
-            raise _incompatible(y_true, y_pred)
+    if any(dims_differ(a, b) for a, b in zip(y_true.shape, y_pred.shape)):
+        raise _incompatible(y_true, y_pred)
     if len(y_pred.shape) == 0:
         raise ValueError("`y_pred` must have a batch axis; received a scalar.")
     # dimensions unknown when tracing are compared when the graph runs
@@ -191,7 +201,7 @@ def class_labels(labels, logits, axis=-1):
         labels = ops.squeeze(labels, axis)
     expected = tuple(d for i, d in enumerate(logits.shape) if i != axis)
     if len(labels.shape) != len(expected) or any(
-        a is not None and b is not None and a != b for a, b in zip(labels.shape, expected)
+        dims_differ(a, b) for a, b in zip(labels.shape, expected)
     ):
         raise _incompatible(
             labels,

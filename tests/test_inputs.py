@@ -1,4 +1,4 @@
-"""Shared input handling (`keras_losses/losses/_inputs.py`), through the losses and the
+"""Shared input handling (`keras_losses/_inputs.py`), through the losses and the
 layer that use it: class labels read exactly, empty batches, shapes in `tf.function`."""
 
 import keras
