@@ -875,12 +875,13 @@ def scan(step, init, xs, reverse=False):
     return final, stacked
 
 
-# -- custom gradients (keras_losses.losses.linear_cross_entropy) ------------------------
+# -- custom gradients (linear cross-entropy, tiled CLIP/SigLIP) ---------------------------
 #
-# `keras.ops.custom_gradient` exists, but on PyTorch (Keras 3.15) it swallows any
-# error of the forward function and then returns a NaN gradient, and on every backend
-# its gradient function must recompute from closures. This one takes a forward that
-# returns residuals and a backward that receives them, and raises what it raises.
+# The package's one way to write a hand-made backward pass. `keras.ops.custom_gradient`
+# exists, but on PyTorch (Keras 3.15) it swallows any error of the forward function
+# and then returns a NaN gradient, and on every backend its gradient function must
+# recompute from closures. This one takes a forward that returns residuals and a
+# backward that receives them, and raises what it raises.
 
 
 def custom_gradient(forward, backward):

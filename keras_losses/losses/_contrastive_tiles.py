@@ -25,6 +25,8 @@ Everything runs in float32.
 
 from keras import ops
 
+from keras_losses import _backend
+
 # Stands for -inf in padded columns and starts the running row max. The lowest float32:
 # with -1e30 a row whose logits were all below it (a bias of -1e31) summed exp(l + 1e30),
 # all 0, and its loss was -inf. Padded columns are also multiplied by `valid` = 0.
@@ -57,7 +59,7 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
     q_groups = ops.expand_dims(q_groups, 1)
     offsets = ops.arange(tile_size, dtype="int32")
 
-    def tile(t, q, k_padded, scale, bias):
+    def tile(t, q, k_padded, scale, bias, q_groups, k_groups_padded):
         """Tile `t`: its rows of `k`, similarities, logits, valid columns, matches."""
         start = t * tile_size
         k_tile = ops.slice(k_padded, [start, 0], [tile_size, d])
@@ -72,11 +74,12 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
     zeros_m = ops.zeros((m,), "float32")
     zeros_padded = ops.zeros((padded,), "float32")
 
-    @ops.custom_gradient
-    def loss(q, k_padded, scale, bias):
-        def forward(t, carry):
+    def forward(q, k_padded, scale, bias, q_groups, k_groups_padded):
+        def step(t, carry):
             row_max, row_sum, positive_sum, positives, column_lse, column_positive, siglip = carry
-            _, _, logits, valid, matches, start = tile(t, q, k_padded, scale, bias)
+            _, _, logits, valid, matches, start = tile(
+                t, q, k_padded, scale, bias, q_groups, k_groups_padded
+            )
             if kind == "siglip":
                 signs = 2.0 * matches - 1.0
                 siglip = siglip + ops.sum(valid * ops.softplus(-signs * logits), axis=1)
@@ -103,75 +106,70 @@ def tiled_loss(kind, q, k, q_groups, k_groups, scale, bias, tile_size):
             zeros_m + _NEGATIVE, zeros_m, zeros_m, zeros_m, zeros_padded, zeros_padded, zeros_m
         )
         row_max, row_sum, positive_sum, positives, column_lse, column_positive, siglip = (
-            ops.fori_loop(0, num_tiles, forward, init)
+            ops.fori_loop(0, num_tiles, step, init)
         )
         if kind == "siglip":
-            value = siglip
+            # the backward pass recomputes every tile from the inputs alone
+            return siglip, (siglip,)
+        row_lse = row_max + ops.log(row_sum)
+        # Cross-entropy against targets spread over the matches:
+        # logsumexp(l) - sum(match * l) / sum(match).
+        value = row_lse - positive_sum / positives
+        if kind == "clip":
+            # Matching is symmetric: column j has as many matches as row j.
+            column_lse = column_lse[:m]
+            column_ce = column_lse - column_positive[:m] / positives
+            value = 0.5 * value + 0.5 * column_ce  # halved first: the sum may overflow
+        return value, (row_lse, positives, column_lse)
+
+    def backward(inputs, residuals, upstream):
+        q, k_padded, scale, bias, q_groups, k_groups_padded = inputs
+        upstream = ops.cast(upstream, "float32")
+        if kind != "siglip":
+            row_lse, positives, column_lse = residuals
+            row_weight = ops.expand_dims(upstream, 1)
+            row_lse_ = ops.expand_dims(row_lse, 1)
+            per_positive = ops.expand_dims(upstream / positives, 1)
+        if kind == "clip":
+            half = 0.5
+            upstream_padded = ops.pad(upstream, [[0, padded - m]])
+            positives_padded = ops.pad(positives, [[0, padded - m]], constant_values=1.0)
+            column_lse_padded = ops.pad(column_lse, [[0, padded - m]])
         else:
-            row_lse = row_max + ops.log(row_sum)
-            # Cross-entropy against targets spread over the matches:
-            # logsumexp(l) - sum(match * l) / sum(match).
-            value = row_lse - positive_sum / positives
-            if kind == "clip":
-                # Matching is symmetric: column j has as many matches as row j.
-                column_lse = column_lse[:m]
-                column_ce = column_lse - column_positive[:m] / positives
-                value = 0.5 * value + 0.5 * column_ce  # halved first: the sum may overflow
+            half = 1.0
 
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            upstream = ops.cast(upstream, "float32")
-            if kind != "siglip":
-                row_weight = ops.expand_dims(upstream, 1)
-                row_lse_ = ops.expand_dims(row_lse, 1)
-                per_positive = ops.expand_dims(upstream / positives, 1)
-            if kind == "clip":
-                half = 0.5
-                upstream_padded = ops.pad(upstream, [[0, padded - m]])
-                positives_padded = ops.pad(positives, [[0, padded - m]], constant_values=1.0)
-                column_lse_padded = ops.pad(column_lse, [[0, padded - m]])
-            else:
-                half = 1.0
-
-            def backward(t, carry):
-                dq, dk, dscale, dbias = carry
-                k_tile, similarity, logits, valid, matches, start = tile(
-                    t, q, k_padded, scale, bias
-                )
-                if kind == "siglip":
-                    signs = 2.0 * matches - 1.0
-                    # d/dl softplus(-z l) = -z * sigmoid(-z l)
-                    dlogits = -ops.expand_dims(upstream, 1) * signs * ops.sigmoid(-signs * logits)
-                else:
-                    probabilities = ops.exp(logits - row_lse_)
-                    dlogits = half * (row_weight * probabilities - per_positive * matches)
-                    if kind == "clip":
-                        g = ops.slice(upstream_padded, [start], [tile_size])
-                        lse = ops.slice(column_lse_padded, [start], [tile_size])
-                        count = ops.slice(positives_padded, [start], [tile_size])
-                        column_probabilities = ops.exp(logits - ops.expand_dims(lse, 0))
-                        dlogits = dlogits + half * ops.expand_dims(g, 0) * (
-                            column_probabilities - matches / ops.expand_dims(count, 0)
-                        )
-                dlogits = dlogits * ops.expand_dims(valid, 0)
-                dq = dq + scale * ops.matmul(dlogits, k_tile)
-                dk = ops.slice_update(
-                    dk, [start, 0], scale * ops.matmul(ops.transpose(dlogits), q)
-                )
-                dscale = dscale + ops.sum(dlogits * similarity)
-                dbias = dbias + ops.sum(dlogits)
-                return dq, dk, dscale, dbias
-
-            zero = ops.zeros((), "float32")
-            dq, dk, dscale, dbias = ops.fori_loop(
-                0,
-                num_tiles,
-                backward,
-                (ops.zeros_like(q), ops.zeros_like(k_padded), zero, zero),
+        def step(t, carry):
+            dq, dk, dscale, dbias = carry
+            k_tile, similarity, logits, valid, matches, start = tile(
+                t, q, k_padded, scale, bias, q_groups, k_groups_padded
             )
+            if kind == "siglip":
+                signs = 2.0 * matches - 1.0
+                # d/dl softplus(-z l) = -z * sigmoid(-z l)
+                dlogits = -ops.expand_dims(upstream, 1) * signs * ops.sigmoid(-signs * logits)
+            else:
+                probabilities = ops.exp(logits - row_lse_)
+                dlogits = half * (row_weight * probabilities - per_positive * matches)
+                if kind == "clip":
+                    g = ops.slice(upstream_padded, [start], [tile_size])
+                    lse = ops.slice(column_lse_padded, [start], [tile_size])
+                    count = ops.slice(positives_padded, [start], [tile_size])
+                    column_probabilities = ops.exp(logits - ops.expand_dims(lse, 0))
+                    dlogits = dlogits + half * ops.expand_dims(g, 0) * (
+                        column_probabilities - matches / ops.expand_dims(count, 0)
+                    )
+            dlogits = dlogits * ops.expand_dims(valid, 0)
+            dq = dq + scale * ops.matmul(dlogits, k_tile)
+            dk = ops.slice_update(dk, [start, 0], scale * ops.matmul(ops.transpose(dlogits), q))
+            dscale = dscale + ops.sum(dlogits * similarity)
+            dbias = dbias + ops.sum(dlogits)
             return dq, dk, dscale, dbias
 
-        return value, grad
+        zero = ops.zeros((), "float32")
+        dq, dk, dscale, dbias = ops.fori_loop(
+            0, num_tiles, step, (ops.zeros_like(q), ops.zeros_like(k_padded), zero, zero)
+        )
+        return dq, dk, dscale, dbias, None, None  # the groups are integers
 
-    return loss(q, k_padded, scale, bias)
+    loss = _backend.custom_gradient(forward, backward)
+    return loss(q, k_padded, scale, bias, q_groups, k_groups_padded)

@@ -217,15 +217,29 @@ def logit_statistics(hidden, kernel, labels, bias=None, chunk_size=None, transpo
         `[0, V)`) and the mean logit of each example. Differentiable with respect to
         `hidden`, `kernel` and `bias` by a chunked backward pass.
     """
+    hidden, kernel, labels, bias, chunks = _checked_inputs(
+        hidden, kernel, labels, bias, chunk_size, transpose_kernel
+    )
+    return _statistics(hidden, kernel, labels, bias, chunks)
+
+
+def _checked_inputs(hidden, kernel, labels, bias, chunk_size, transpose_kernel):
+    """The inputs as tensors, checked against each other, and their `_Chunks`."""
     chunk_size = check_chunk_size(chunk_size)
     transpose_kernel = _validation.boolean("transpose_kernel", transpose_kernel)
     hidden = _inputs.floats(hidden)
     kernel = ops.convert_to_tensor(kernel)
     bias = None if bias is None else ops.convert_to_tensor(bias)
-    units, num_classes = kernel_shape(hidden, kernel, bias, transpose_kernel)
+    _, num_classes = kernel_shape(hidden, kernel, bias, transpose_kernel)
     labels = _inputs.class_labels(labels, hidden)
-    shape = list(ops.shape(hidden)[:-1])
     chunks = _Chunks(num_classes, chunk_size, transpose_kernel, hidden.dtype)
+    return hidden, kernel, labels, bias, chunks
+
+
+def _statistics(hidden, kernel, labels, bias, chunks):
+    """`logit_statistics` of inputs that `_checked_inputs` returned."""
+    units = kernel.shape[1] if chunks.transpose_kernel else kernel.shape[0]  # d, static
+    shape = list(ops.shape(hidden)[:-1])
     fn = _backend.custom_gradient(
         functools.partial(_forward, chunks), functools.partial(_backward, chunks)
     )
@@ -317,21 +331,17 @@ def linear_cross_entropy(
         Language Modeling with Pathways" (z-loss), https://arxiv.org/abs/2204.02311.
     """
     ignore_class, label_smoothing, z_loss = _check_loss_arguments(ignore_class, label_smoothing, z_loss)
-    chunk_size = check_chunk_size(chunk_size)
-    transpose_kernel = _validation.boolean("transpose_kernel", transpose_kernel)
-    hidden = _inputs.floats(hidden)
-    kernel = ops.convert_to_tensor(kernel)
-    bias = None if bias is None else ops.convert_to_tensor(bias)
-    _, num_classes = kernel_shape(hidden, kernel, bias, transpose_kernel)
-    labels = _inputs.class_labels(labels, hidden)
-    _inputs.labels_in_range(labels, num_classes, ignore_class)  # raises in eager mode
-    in_range = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
+    hidden, kernel, labels, bias, chunks = _checked_inputs(
+        hidden, kernel, labels, bias, chunk_size, transpose_kernel
+    )
+    # a class, or ignore_class (an out-of-range label raises here in eager mode)
+    known = _inputs.labels_in_range(labels, chunks.num_classes, ignore_class)
     if ignore_class is None:
-        ignored = ops.zeros_like(in_range)
+        ignored = ops.zeros_like(known)
     else:
         ignored = ops.equal(labels, ignore_class)
-    statistics = logit_statistics(hidden, kernel, labels, bias, chunk_size, transpose_kernel)
-    valid = ops.logical_and(in_range, ops.logical_not(ignored))
+    statistics = _statistics(hidden, kernel, labels, bias, chunks)
+    valid = ops.logical_and(known, ops.logical_not(ignored))
     loss = _loss_from_statistics(statistics, valid, ignored, label_smoothing, z_loss)
     if ignore_class is not None:
         _backend.set_mask(loss, ops.logical_not(ignored))
