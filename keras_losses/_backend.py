@@ -28,7 +28,8 @@ from keras.src.losses.loss import reduce_weighted_values
 
 KERAS_VERSION_READ = "3.15.1"
 
-# Private Keras names this module uses: modules and attributes, by dotted path.
+# Private Keras names this module uses, by dotted path; "a | b" where Keras versions
+# differ (3.15.1 first, then 3.16.0.dev2026102704, which renamed the JAX trainer class).
 KERAS_PRIVATE = (
     "keras.src.backend.common.masking.get_keras_mask",
     "keras.src.backend.common.masking.set_keras_mask",
@@ -38,9 +39,10 @@ KERAS_PRIVATE = (
     "keras.src.saving.saving_lib._load_model_from_fileobj",
     "keras.src.saving.saving_lib._load_state",
     "keras.src.saving.serialization_lib.SafeModeScope",
-    # methods and attributes of public classes
+    # methods of public classes
     "keras.Layer._flatten_layers",
-    "keras.src.backend.jax.trainer.JAXTrainer._update_metrics_variables",
+    "keras.src.backend.jax.trainer.JAXTrainer._update_metrics_variables"
+    " | keras.src.backend.jax.trainer.Trainer._update_metrics_variables",
 )
 
 # Local variables of Keras's loading functions that `adopt_late_variables` reads from
@@ -51,17 +53,35 @@ KERAS_LOCALS = {
 }
 
 # Private Keras code that this module re-implements with a change, and the SHA-256
-# of the mirrored source (the first 16 hex digits) as of `KERAS_VERSION_READ`.
+# of the mirrored source (the first 16 hex digits) in each Keras version whose source
+# was read and found to do the same.
 KERAS_MIRRORED = {
     # `loss_call`: the same steps, with the dtype and a rescaling of the values
-    "keras.src.losses.loss.Loss.__call__": "f42c42282ee8902b",
+    "keras.src.losses.loss.Loss.__call__": (
+        "f42c42282ee8902b",  # 3.15.1
+        "6d0748313371823b",  # 3.16.0.dev2026102704: the same, with other import names
+    ),
     # `_jax_sparse_train_step`: the same step, with row-sparse table gradients
-    "keras.src.backend.jax.trainer.JAXTrainer.train_step": "67c7e33798cd7fac",
+    "keras.src.backend.jax.trainer.JAXTrainer.train_step"
+    " | keras.src.backend.jax.trainer.Trainer.train_step": (
+        "67c7e33798cd7fac",  # 3.15.1, and 3.16.0.dev2026102704 (class renamed Trainer)
+    ),
 }
 
 
 def keras_private(path):
-    """The object at dotted `path` in the installed Keras (raises if it is gone)."""
+    """The object at dotted `path` in the installed Keras, trying each alternative of
+    an "a | b" path in turn (raises `AttributeError` or `ImportError` if none is there)."""
+    alternatives = [a.strip() for a in path.split("|")]
+    for alternative in alternatives[:-1]:
+        try:
+            return _dotted(alternative)
+        except (AttributeError, ImportError):
+            continue
+    return _dotted(alternatives[-1])
+
+
+def _dotted(path):
     parts = path.split(".")
     for split in range(len(parts), 0, -1):
         try:

@@ -6,10 +6,11 @@
 # and keras_losses from this checkout. It runs on TensorFlow:
 #   - the verification command, --quick (the losses' maths against its references);
 #   - the configuration and saving tests (tests/test_serialization.py: configs, .keras
-#     files reloaded in a fresh process, the golden models of earlier releases) and
-#     tests/test_package.py.
-# keras_losses reads Keras internals (keras.src, in keras_losses/_backend.py): a
-# failure here is the warning that the next Keras moved them.
+#     files reloaded in a fresh process, the golden models of earlier releases),
+#     tests/test_package.py and tests/test_keras_private.py (every private Keras name
+#     that keras_losses/_backend.py uses still exists, and the Keras code it mirrors
+#     is unchanged).
+# A failure here is the warning that the next Keras moved or rewrote what we rely on.
 #   bash scripts/keras_nightly.sh           (KERAS_NIGHTLY=VERSION picks a build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
