@@ -267,7 +267,7 @@ def _tiled_steps(kind, n, dim, tile_size):
             harness.block(step(*args))
             return (tf.config.experimental.get_memory_info("CPU:0")["peak"] - before) / 2**20
 
-    else:
+    elif backend == "jax":
         import jax
 
         def compiled(fn):
@@ -279,6 +279,8 @@ def _tiled_steps(kind, n, dim, tile_size):
             analysis = step.lower(*args).compile().memory_analysis()
             return (analysis.temp_size_in_bytes + analysis.output_size_in_bytes) / 2**20
 
+    else:
+        raise SystemExit(f"--tiled measures TensorFlow and JAX (their compiled peak memory); not {backend}.")
     steps = {"dense": compiled(dense), "tiled": compiled(tiled)}
     return steps, args, peak_mib
 
