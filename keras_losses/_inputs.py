@@ -187,7 +187,7 @@ def _check_label_values(values):
         )
 
 
-def class_labels(labels, logits, axis=-1, names=("y_true", "y_pred")):
+def class_labels(labels, logits, axis=-1, *, names=("y_true", "y_pred")):
     """Converts integer class labels to int32 and checks them against `logits`.
 
     `labels` has the shape of `logits` without `axis` (a trailing axis of 1 is
