@@ -187,12 +187,13 @@ def _check_label_values(values):
         )
 
 
-def class_labels(labels, logits, axis=-1):
+def class_labels(labels, logits, axis=-1, *, names=("y_true", "y_pred")):
     """Converts integer class labels to int32 and checks them against `logits`.
 
     `labels` has the shape of `logits` without `axis` (a trailing axis of 1 is
-    squeezed, as Keras does). Anything else raises `ValueError` naming both shapes.
-    Values are read by `integer_labels` (never wrapped or rounded).
+    squeezed, as Keras does). Anything else raises `ValueError` naming both shapes
+    (and both arguments, by `names`). Values are read by `integer_labels` (never
+    wrapped or rounded).
     """
     logits_rank = len(logits.shape)
     axis = axis % logits_rank
@@ -206,7 +207,8 @@ def class_labels(labels, logits, axis=-1):
         raise _incompatible(
             labels,
             logits,
-            reason=f": integer labels must have the shape of `y_pred` without its class axis, {expected}",
+            *names,
+            reason=f": integer labels must have the shape of `{names[1]}` without axis {axis}, {expected}",
         )
     return labels
 
@@ -227,6 +229,11 @@ def check_unit_interval(values, name="y_true"):
         )
 
 
+def in_class_range(labels, num_classes):
+    """A boolean tensor, True where a label is a class in [0, num_classes); never raises."""
+    return ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
+
+
 def labels_in_range(labels, num_classes, ignore_class=None):
     """A boolean tensor, True where a label is a class in [0, num_classes).
 
@@ -235,7 +242,7 @@ def labels_in_range(labels, num_classes, ignore_class=None):
     of such an example into NaN instead: it shows in the first logged value rather
     than training silently on a wrong target.
     """
-    valid = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
+    valid = in_class_range(labels, num_classes)
     if ignore_class is not None:
         valid = ops.logical_or(valid, ops.equal(labels, ignore_class))
     # Both: under jax.jit, labels closed over as a constant are concrete, but what is

@@ -8,19 +8,24 @@ The two branches of a node sum to one, so the class probabilities do too, and th
 loss of one example touches only the nodes on its path: about `log2(num_classes)`
 of them for a balanced tree, fewer for the frequent classes of a Huffman tree.
 
-This module knows nothing of Keras: the layer and the loss turn its arrays into
-tensors.
+A `Tree` is plain NumPy:
 
     paths[c, k]    the k-th node on the path of class c (root first), -1 past its end
     codes[c, k]    +1 or -1 for the branch taken at that node, 0 past its end
 
-Code +1 is the branch whose probability is `sigmoid(z)`.
+Code +1 is the branch whose probability is `sigmoid(z)`. On the device the layer and
+the loss read one int32 table instead, `Tree.signed_table`; `gather_paths` is the one
+place that decodes it, with `keras.ops`.
 """
 
+import functools
 import hashlib
 
 import numpy as np
+from keras import ops
 
+from keras_losses import _backend
+from keras_losses import _inputs
 from keras_losses import _validation
 
 BALANCED = "balanced"
@@ -76,9 +81,6 @@ class Tree:
         self.codes = np.asarray(codes, dtype=np.int8)
         self.path_lengths = np.sum(self.codes != 0, axis=1).astype(np.int32)
         self._class_counts = class_counts
-        self._children = None
-        self._signed_table = None
-        self._digest = None
         for array in (self.paths, self.codes, self.path_lengths):
             array.setflags(write=False)
 
@@ -179,26 +181,98 @@ class Tree:
         """The counts of a Huffman tree (a copy), or `None`."""
         return None if self._class_counts is None else self._class_counts.copy()
 
-    @property
+    @functools.cached_property
     def children(self):
         """int64 array `(num_nodes, 2)`: the child on the +1 branch, then on the -1 branch.
 
         A child is an internal node id, or `num_nodes + c` for the leaf of class `c`.
         """
-        if self._children is None:
-            children = np.full((self.num_nodes, 2), -1, np.int64)
-            rows = np.arange(self.num_classes)
-            for k in range(self.depth):
-                on_path = self.codes[:, k] != 0
-                last = self.path_lengths - 1 == k
-                child = np.where(
-                    last, self.num_nodes + rows, self.paths[:, min(k + 1, self.depth - 1)]
-                )
-                column = np.where(self.codes[:, k] > 0, 0, 1)
-                children[self.paths[on_path, k], column[on_path]] = child[on_path]
-            children.setflags(write=False)
-            self._children = children
-        return self._children
+        children = np.full((self.num_nodes, 2), -1, np.int64)
+        rows = np.arange(self.num_classes)
+        for k in range(self.depth):
+            on_path = self.codes[:, k] != 0
+            last = self.path_lengths - 1 == k
+            child = np.where(last, self.num_nodes + rows, self.paths[:, min(k + 1, self.depth - 1)])
+            column = np.where(self.codes[:, k] > 0, 0, 1)
+            children[self.paths[on_path, k], column[on_path]] = child[on_path]
+        return _frozen(children)
+
+    # -- the device encoding --------------------------------------------------------
+
+    @functools.cached_property
+    def signed_table(self):
+        """The tree as one int32 array `(num_classes, depth)`: `code * (node + 1)`, 0 padded.
+
+        One gather of a row gives the nodes of a path, their codes and where it ends
+        (`gather_paths`); the layer keeps it as a weight, the loss as a constant.
+        `Tree.from_signed_table` reads it back.
+
+        Example:
+
+        >>> Tree.balanced(3).signed_table.tolist()
+        [[-1, -2], [-1, 2], [1, 0]]
+        """
+        return _frozen(self.codes.astype(np.int32) * (self.paths + 1))
+
+    @classmethod
+    def from_signed_table(cls, table):
+        """The tree of a `signed_table` (for example a layer's `path_table` weight).
+
+        Raises `ValueError` naming the problem unless the table is one binary tree.
+        """
+        table = np.asarray(table)
+        return cls.from_paths(np.abs(table) - 1, np.sign(table))
+
+    @functools.cached_property
+    def digest(self):
+        """A content hash of the tree (hex SHA-256 of its signed table and shape).
+
+        Two trees have the same digest exactly when they have the same paths and
+        codes; a layer's config names a user hierarchy by it instead of listing its
+        paths.
+        """
+        table = np.ascontiguousarray(self.signed_table, dtype="<i4")
+        header = f"keras_losses.Tree {table.shape[0]}x{table.shape[1]};".encode()
+        return hashlib.sha256(header + table.tobytes()).hexdigest()
+
+    @functools.cached_property
+    def level_tables(self):
+        """Index arrays to compute every class's log-probability one tree level at a time.
+
+        Level `k` holds the nodes at depth `k` (the root is level 0), in node order.
+        Branch rows number the `2 * num_nodes` branches: `n` for the +1 branch of
+        node `n`, `num_nodes + n` for its -1 branch.
+
+        Returns:
+            `(levels, leaf_parents, leaf_branches)`. `levels[k - 1]` is a pair of
+            int32 arrays over the nodes of level `k`: the position of each node's
+            parent in level `k - 1`, and the branch row leading to the node.
+            `leaf_parents[c]` is the position of the last node on the path of class
+            `c` among all nodes in level order, `leaf_branches[c]` the branch row
+            from it to the class.
+        """
+        num_nodes, depth = self.num_nodes, self.depth
+        on_path = self.codes != 0
+        level = np.zeros(num_nodes, np.int64)
+        level[self.paths[on_path]] = np.nonzero(on_path)[1]
+        branch_rows = np.where(self.codes < 0, self.paths + num_nodes, self.paths)
+        into = np.zeros(num_nodes, np.int64)  # the branch row leading to each node (0 for the root)
+        followed = on_path[:, 1:]
+        into[self.paths[:, 1:][followed]] = branch_rows[:, :-1][followed]
+        order = np.argsort(level, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(np.bincount(level, minlength=depth))])
+        position = np.empty(num_nodes, np.int64)
+        position[order] = np.arange(num_nodes) - starts[level[order]]
+        levels = []
+        for k in range(1, depth):
+            nodes = order[starts[k] : starts[k + 1]]
+            parents = into[nodes] % num_nodes
+            levels.append((_frozen(position[parents], np.int32), _frozen(into[nodes], np.int32)))
+        classes = np.arange(self.num_classes)
+        last = self.path_lengths - 1
+        last_nodes = self.paths[classes, last]
+        leaf_parents = _frozen(starts[level[last_nodes]] + position[last_nodes], np.int32)
+        return tuple(levels), leaf_parents, _frozen(branch_rows[classes, last], np.int32)
 
     # -- probabilities --------------------------------------------------------------
 
@@ -274,28 +348,37 @@ class Tree:
         )
 
 
-def signed_table(tree):
-    """The tree as one int32 table `(num_classes, depth)`: `code * (node + 1)`, 0 padded.
+def gather_paths(table, labels):
+    """The path of each label, read from a `Tree.signed_table` with `keras.ops`.
 
-    One gather of a row gives the nodes of a path, their codes and where it ends;
-    the layer and the loss use it on the device. Computed once per tree.
+    The one decoder of the table on the device: the layer's path logits and mask and
+    the loss's node logits go through it. A label outside `[0, num_classes)` (an
+    ignored class such as -1) gets an all-False row; the caller decides whether that
+    is an error.
+
+    Args:
+        table: int32 `(num_classes, depth)`: a tree's `signed_table`, as an array,
+            tensor or variable (read with `_backend.take_rows`, so a variable is
+            read row by row).
+        labels: int32 classes `(batch,)` (`_inputs.class_labels`).
+
+    Returns:
+        `(nodes, codes, on_path)`, each `(batch, depth)`: int32 node ids (0 off the
+        path), int32 codes (+1 or -1, 0 off the path) and bool.
+
+    Example:
+
+    >>> from keras import ops
+    >>> labels = ops.convert_to_tensor([2, 0, -1], "int32")
+    >>> nodes, codes, on_path = gather_paths(Tree.balanced(3).signed_table, labels)
+    >>> ops.convert_to_numpy(nodes).tolist(), ops.convert_to_numpy(codes).tolist()
+    ([[0, 0], [0, 1], [0, 0]], [[1, 0], [-1, -1], [0, 0]])
     """
-    if tree._signed_table is None:
-        tree._signed_table = tree.codes.astype(np.int32) * (tree.paths + 1)
-    return tree._signed_table
-
-
-def digest(tree):
-    """A content hash of the tree (hex SHA-256 of its signed table and shape).
-
-    Two trees have the same digest exactly when they have the same paths and codes;
-    a layer's config names a user hierarchy by it instead of listing its paths.
-    """
-    if tree._digest is None:
-        table = np.ascontiguousarray(signed_table(tree), dtype="<i4")
-        header = f"keras_losses.Tree {table.shape[0]}x{table.shape[1]};".encode()
-        tree._digest = hashlib.sha256(header + table.tobytes()).hexdigest()
-    return tree._digest
+    in_range = _inputs.in_class_range(labels, table.shape[0])
+    entries = _backend.take_rows(table, ops.where(in_range, labels, 0))
+    on_path = ops.logical_and(ops.not_equal(entries, 0), ops.expand_dims(in_range, -1))
+    nodes = ops.where(on_path, ops.abs(entries) - 1, 0)
+    return nodes, ops.where(on_path, ops.sign(entries), 0), on_path
 
 
 def as_tree(tree, name="tree"):
@@ -305,6 +388,13 @@ def as_tree(tree, name="tree"):
     if isinstance(tree, dict):
         return Tree.from_config(tree)
     raise _validation.invalid(name, "a keras_losses.trees.Tree or its config dict", tree)
+
+
+def _frozen(array, dtype=None):
+    """`array` (cast to `dtype`) made read-only: every user of a tree shares its arrays."""
+    array = array if dtype is None else array.astype(dtype)
+    array.setflags(write=False)
+    return array
 
 
 # -- Huffman ------------------------------------------------------------------------
@@ -362,15 +452,11 @@ def _check_counts(class_counts):
         raise _validation.invalid("class_counts", expected, _short(class_counts))
     if not np.all(np.isfinite(counts)) or np.any(counts <= 0):
         bad = counts[~(np.isfinite(counts) & (counts > 0))]
-        raise ValueError(
-            f"Invalid value for argument `class_counts`: expected {expected}. "
-            f"Received {bad.size} count(s) that are not: {bad[:5].tolist()}"
-        )
+        expected = f"positive finite counts, not {bad[:5].tolist()}"
+        raise _validation.invalid("class_counts", expected, _short(class_counts))
     if counts.dtype == np.int64 and counts.sum(dtype=np.float64) >= 2**62:
-        raise ValueError(
-            "Invalid value for argument `class_counts`: the counts sum to more than 2**62; "
-            "scale them down (only their ratios shape the tree)."
-        )
+        expected = "counts that sum to less than 2**62 (only their ratios shape the tree: scale them down)"
+        raise _validation.invalid("class_counts", expected, _short(class_counts))
     return counts
 
 

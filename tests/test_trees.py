@@ -1,12 +1,15 @@
 import json
 
 import hypothesis
+import keras
 import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from keras_losses import _backend
 from keras_losses.testing import reference
 from keras_losses.trees import Tree
+from keras_losses.trees import gather_paths
 
 
 def _ragged(tree):
@@ -167,6 +170,14 @@ class TestHuffman:
             "Invalid value for argument `class_counts`: expected a 1-D array of at least 2 "
             "positive finite counts. Received: class_counts="
         )
+        with pytest.raises(ValueError) as info:
+            Tree.huffman([3, -1, 0, 2])
+        assert str(info.value).startswith(
+            "Invalid value for argument `class_counts`: expected positive finite counts, not [-1, 0]. "
+            "Received: class_counts="
+        )
+        with pytest.raises(ValueError, match=r"Invalid value for argument `class_counts`: .*2\*\*62"):
+            Tree.huffman([2**61, 2**61, 1])
 
 
 class TestFromPaths:
@@ -221,6 +232,71 @@ class TestFromPaths:
     def test_inconsistent_paths(self, paths, codes, match):
         with pytest.raises(ValueError, match=match):
             Tree.from_paths(paths, codes)
+
+
+TREES = {
+    "balanced": Tree.balanced(7),
+    "huffman": Tree.huffman([9, 1, 3, 3, 7, 2]),
+    "from_paths": Tree.from_paths(TestFromPaths.paths, TestFromPaths.codes),
+}
+
+
+class TestDeviceEncoding:
+    def test_signed_table_by_hand(self):
+        # Tree.balanced(3): classes 0 and 1 under node 1 (the root's -1 branch), class 2 on its +1 branch.
+        table = Tree.balanced(3).signed_table
+        assert table.tolist() == [[-1, -2], [-1, 2], [1, 0]]
+        assert table.dtype == np.int32
+        with pytest.raises(ValueError):
+            table[0, 0] = 5
+
+    @pytest.mark.parametrize("name", sorted(TREES))
+    def test_from_signed_table_round_trip(self, name):
+        tree = TREES[name]
+        again = Tree.from_signed_table(tree.signed_table)
+        assert again == tree and again.digest == tree.digest
+
+    def test_a_table_that_is_not_a_tree_is_refused(self):
+        with pytest.raises(ValueError, match="two different places"):
+            Tree.from_signed_table([[1, 2], [1, 2], [-1, 0]])
+
+    def test_digest_is_the_content(self):
+        assert Tree.balanced(5).digest == Tree.from_paths(Tree.balanced(5).paths, Tree.balanced(5).codes).digest
+        assert Tree.balanced(5).digest != Tree.huffman([1, 2, 3, 4, 5]).digest
+        assert len(Tree.balanced(5).digest) == 64
+
+    @pytest.mark.parametrize("name", sorted(TREES))
+    @pytest.mark.parametrize("as_variable", [False, True])
+    def test_gather_paths(self, name, as_variable):
+        tree = TREES[name]
+        labels = np.array([*range(tree.num_classes), -1, tree.num_classes, 0], "int32")
+        table = tree.signed_table
+        if as_variable:
+            table = keras.Variable(np.array(table), dtype="int32", trainable=False)
+        nodes, codes, on_path = (_backend.to_numpy(x) for x in gather_paths(table, labels))
+        safe = np.clip(labels, 0, tree.num_classes - 1)
+        in_range = (labels >= 0) & (labels < tree.num_classes)
+        expected_on_path = (tree.codes[safe] != 0) & in_range[:, None]
+        np.testing.assert_array_equal(on_path, expected_on_path)
+        np.testing.assert_array_equal(nodes, np.where(expected_on_path, tree.paths[safe], 0))
+        np.testing.assert_array_equal(codes, np.where(expected_on_path, tree.codes[safe], 0))
+
+    @pytest.mark.parametrize("name", sorted(TREES))
+    def test_level_tables_give_every_log_probability(self, name):
+        # log_probs by levels, in NumPy: a node is reached with its parent's
+        # log-probability plus its branch's, a class from the last node of its path.
+        tree = TREES[name]
+        z = np.random.default_rng(1).normal(0, 2, (3, tree.num_nodes))
+        branch = -np.logaddexp(0.0, -np.concatenate([z, -z], axis=1)).T  # (2 * num_nodes, batch)
+        levels, leaf_parents, leaf_branches = tree.level_tables
+        assert len(levels) == tree.depth - 1
+        reached = [np.zeros_like(branch[:1])]
+        for parents, branches in levels:
+            reached.append(reached[-1][parents] + branch[branches])
+        reached = np.concatenate(reached)
+        assert reached.shape[0] == tree.num_nodes
+        log_probs = (reached[leaf_parents] + branch[leaf_branches]).T
+        np.testing.assert_allclose(log_probs, tree.log_probs(z), rtol=1e-12)
 
 
 class TestConfig:

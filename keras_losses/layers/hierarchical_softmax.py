@@ -28,25 +28,6 @@ _USER_TREES = weakref.WeakValueDictionary()
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-def _decode(entries):
-    """Node ids, codes (int: +1, -1, or 0 for padding) and the on-path mask."""
-    on_path = ops.not_equal(entries, 0)
-    nodes = ops.where(on_path, ops.abs(entries) - 1, 0)
-    return nodes, ops.sign(entries), on_path
-
-
-def _labels(labels):
-    """Integer class labels `(batch,)` (a trailing axis of 1 squeezed)."""
-    labels = _inputs.integer_labels(labels)  # never wrapped or rounded
-    if len(labels.shape) == 2 and labels.shape[-1] == 1:
-        labels = ops.squeeze(labels, -1)
-    if len(labels.shape) != 1:
-        raise ValueError(
-            f"`labels` must be integer classes of shape (batch,). Received shape {tuple(labels.shape)}."
-        )
-    return labels
-
-
 def _path_logits(hidden, labels, kernel, table, bias=None):
     """Signed logits of the nodes on each label's path, and where a path ends.
 
@@ -57,9 +38,9 @@ def _path_logits(hidden, labels, kernel, table, bias=None):
 
     Args:
         hidden: float `(batch, d)`; 16-bit inputs are computed in float32.
-        labels: integer classes `(batch,)`.
+        labels: integer classes `(batch,)` (or `(batch, 1)`).
         kernel: `(num_nodes, d)` variable or tensor.
-        table: `(num_classes, depth)` int32 variable or tensor (`trees.signed_table`).
+        table: `(num_classes, depth)` int32 variable or tensor (`Tree.signed_table`).
         bias: `(num_nodes,)` or `None`.
 
     Returns:
@@ -67,12 +48,7 @@ def _path_logits(hidden, labels, kernel, table, bias=None):
         `(batch, depth)`.
     """
     hidden = _inputs.floats(hidden)
-    labels = _labels(labels)
-    num_classes = table.shape[0]
-    in_range = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
-    entries = _backend.take_rows(table, ops.where(in_range, labels, 0))
-    nodes, codes, on_path = _decode(entries)
-    on_path = ops.logical_and(on_path, ops.expand_dims(in_range, -1))
+    nodes, codes, on_path = trees.gather_paths(table, _layer_labels(labels, hidden))
     rows = ops.cast(_backend.take_rows(kernel, nodes), hidden.dtype)  # (batch, depth, d)
     logits = ops.einsum("bd,bkd->bk", hidden, rows)
     if bias is not None:
@@ -218,7 +194,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         self._tree = tree
         self._num_classes, self._depth = tree.num_classes, tree.depth
         if tree.kind == trees.PATHS:
-            self._digest = trees.digest(tree)
+            self._digest = tree.digest
             _USER_TREES[self._digest] = tree
 
     @property
@@ -291,7 +267,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         tree = self._known_tree()
         self.path_table = self.add_weight(
             shape=(self.num_classes, self.depth),
-            initializer=_table_initializer(None if tree is None else trees.signed_table(tree)),
+            initializer=_table_initializer(None if tree is None else tree.signed_table),
             dtype="int32",
             trainable=False,
             name="path_table",
@@ -363,7 +339,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         tree = self._tree
         if tree is None:
             try:
-                tree = trees.Tree.from_paths(np.abs(entries) - 1, np.sign(entries))
+                tree = trees.Tree.from_signed_table(entries)
             except ValueError as error:
                 raise ValueError(f"{problem}its `path_table` is not a tree: {error}") from None
             if tree.depth != self.depth:
@@ -371,14 +347,14 @@ class HierarchicalSoftmax(keras.layers.Layer):
                     f"{problem}its `path_table` has {self.depth} columns but its longest path "
                     f"has {tree.depth} nodes. The weights were altered."
                 )
-            if self._digest is not None and trees.digest(tree) != self._digest:
+            if self._digest is not None and tree.digest != self._digest:
                 raise ValueError(
                     f"{problem}its `path_table` is not the tree its config names (the table's "
-                    f"hash is {trees.digest(tree)}, the config's `table_sha256` {self._digest}). "
+                    f"hash is {tree.digest}, the config's `table_sha256` {self._digest}). "
                     "The config or the weights were altered, or they come from different models."
                 )
-        elif not np.array_equal(entries, trees.signed_table(tree)):
-            rows = np.nonzero(np.any(entries != trees.signed_table(tree), axis=1))[0]
+        elif not np.array_equal(entries, tree.signed_table):
+            rows = np.nonzero(np.any(entries != tree.signed_table, axis=1))[0]
             raise ValueError(
                 f"{problem}its `path_table` does not match its tree ({tree!r}): the paths of "
                 f"{len(rows)} classes differ, first {rows[:5].tolist()}. The config or the "
@@ -422,12 +398,14 @@ class HierarchicalSoftmax(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask):
         if not _is_pair(inputs):
             return previous_mask
-        if self._deferred_shape is not None and isinstance(inputs[1], keras.KerasTensor):
+        hidden, labels = inputs
+        if self._deferred_shape is not None and isinstance(labels, keras.KerasTensor):
             # Loading rebuilds the graph before the weights exist: a symbolic table will do.
             table = keras.KerasTensor((self.num_classes, self.depth), dtype="int32")
-            return _path_logits_mask(inputs[1], table)
-        self._ensure_weights()
-        return _path_logits_mask(inputs[1], self.path_table)
+        else:
+            self._ensure_weights()
+            table = self.path_table
+        return trees.gather_paths(table, _layer_labels(labels, hidden))[2]
 
     def compute_output_shape(self, input_shape):
         if _is_pair(input_shape):
@@ -449,20 +427,13 @@ class HierarchicalSoftmax(keras.layers.Layer):
         # num_nodes + n is log_sigmoid(-z[n]), its -1 branch. Class-major, so that
         # every gather below takes whole rows.
         branch = ops.transpose(ops.concatenate([ops.log_sigmoid(z), ops.log_sigmoid(-z)], axis=1))
-        levels, leaf_parents, leaf_branches = self._level_tables()
+        levels, leaf_parents, leaf_branches = self.tree.level_tables
         reached = [ops.zeros_like(branch[:1])]  # the root is reached with log 1
         for parents, branches in levels:
             reached.append(ops.take(reached[-1], parents, axis=0) + ops.take(branch, branches, axis=0))
         reached = ops.concatenate(reached, axis=0)  # (num_nodes, batch), in level order
         total = ops.take(reached, leaf_parents, axis=0) + ops.take(branch, leaf_branches, axis=0)
         return ops.transpose(total)
-
-    def _level_tables(self):
-        """The index tables of `log_probs` for this layer's tree (made once)."""
-        tree = self.tree
-        if self._levels is None or self._levels[0] is not tree:
-            self._levels = (tree, _level_tables(tree))
-        return self._levels[1]
 
     def top_k(self, hidden, k, beam_width=None):
         """The `k` most likely classes: `(log_probs, classes)`, each `(batch, k)`.
@@ -567,50 +538,9 @@ class HierarchicalSoftmax(keras.layers.Layer):
         return config
 
 
-def _level_tables(tree):
-    """Index tables to compute every class's log-probability one tree level at a time.
-
-    Level `k` holds the nodes at depth `k` (the root is level 0), in node order.
-    Branch rows number the `2 * num_nodes` branches: `n` for the +1 branch of node
-    `n`, `num_nodes + n` for its -1 branch.
-
-    Returns:
-        `(levels, leaf_parents, leaf_branches)`. `levels[k - 1]` is a pair of int32
-        arrays over the nodes of level `k`: the position of each node's parent in
-        level `k - 1`, and the branch row leading to the node. `leaf_parents[c]` is
-        the position of the last node on the path of class `c` among all nodes in
-        level order, `leaf_branches[c]` the branch row from it to the class.
-    """
-    num_nodes, depth = tree.num_nodes, tree.depth
-    on_path = tree.codes != 0
-    level = np.zeros(num_nodes, np.int64)
-    level[tree.paths[on_path]] = np.nonzero(on_path)[1]
-    branch_rows = np.where(tree.codes < 0, tree.paths + num_nodes, tree.paths)
-    into = np.zeros(num_nodes, np.int64)  # the branch row leading to each node (0 for the root)
-    followed = on_path[:, 1:]
-    into[tree.paths[:, 1:][followed]] = branch_rows[:, :-1][followed]
-    order = np.argsort(level, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(np.bincount(level, minlength=depth))])
-    position = np.empty(num_nodes, np.int64)
-    position[order] = np.arange(num_nodes) - starts[level[order]]
-    levels = []
-    for k in range(1, depth):
-        nodes = order[starts[k]:starts[k + 1]]
-        parents = into[nodes] % num_nodes
-        levels.append((position[parents].astype(np.int32), into[nodes].astype(np.int32)))
-    classes = np.arange(tree.num_classes)
-    last = tree.path_lengths - 1
-    last_nodes = tree.paths[classes, last]
-    leaf_parents = (starts[level[last_nodes]] + position[last_nodes]).astype(np.int32)
-    return tuple(levels), leaf_parents, branch_rows[classes, last].astype(np.int32)
-
-
-def _path_logits_mask(labels, table):
-    labels = _labels(labels)
-    num_classes = table.shape[0]
-    in_range = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
-    entries = _backend.take_rows(table, ops.where(in_range, labels, 0))
-    return ops.logical_and(ops.not_equal(entries, 0), ops.expand_dims(in_range, -1))
+def _layer_labels(labels, hidden):
+    """Integer classes `(batch,)` for `hidden` `(batch, d)` (a trailing axis of 1 squeezed)."""
+    return _inputs.class_labels(labels, hidden, names=("labels", "hidden"))
 
 
 def _is_pending(layer):

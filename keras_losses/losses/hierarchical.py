@@ -52,8 +52,7 @@ def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
         on_path = ops.ones(ops.shape(logits), "bool") if mask is None else ops.cast(mask, "bool")
         has_path = ops.any(on_path, axis=-1)
         if tree is not None:
-            in_range = _in_range(labels, tree.num_classes)
-            has_path = ops.logical_and(has_path, in_range)
+            has_path = ops.logical_and(has_path, _inputs.in_class_range(labels, tree.num_classes))
     else:
         if tree is None:
             raise ValueError("Node logits need the tree: pass `tree`, or `from_path_logits=True`.")
@@ -65,13 +64,9 @@ def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
                 f"of a tree of {tree.num_classes} classes. Received shape {tuple(logits.shape)}."
             )
         labels = _inputs.class_labels(y_true, logits)
-        has_path = _in_range(labels, tree.num_classes)
-        table = ops.convert_to_tensor(trees.signed_table(tree))
-        entries = ops.take(table, ops.where(has_path, labels, 0), axis=0)  # (batch, depth)
-        on_path = ops.logical_and(ops.not_equal(entries, 0), ops.expand_dims(has_path, -1))
-        nodes = ops.where(on_path, ops.abs(entries) - 1, 0)
-        codes = ops.cast(ops.sign(entries), logits.dtype)
-        logits = ops.take_along_axis(logits, nodes, axis=1) * codes
+        nodes, codes, on_path = trees.gather_paths(tree.signed_table, labels)
+        has_path = ops.any(on_path, axis=-1)  # every class has a path of at least one node
+        logits = ops.take_along_axis(logits, nodes, axis=1) * ops.cast(codes, logits.dtype)
     if ignore_class is None:
         ignored = ops.zeros_like(has_path)
     else:
@@ -243,10 +238,6 @@ class HierarchicalSoftmaxLoss(Loss):
 def _check_rank(logits, expected):
     if len(logits.shape) != 2:
         raise ValueError(f"`y_pred` must be {expected}. Received shape {tuple(logits.shape)}.")
-
-
-def _in_range(labels, num_classes):
-    return ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, num_classes))
 
 
 def _raise_for_labels_without_path(labels, has_path, ignored, ignore_class):

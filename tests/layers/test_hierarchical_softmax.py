@@ -257,8 +257,10 @@ class TestHierarchicalSoftmax:
 
     def test_labels_must_be_one_per_example(self):
         layer, _, _ = _built(TREES["huffman"])
-        with pytest.raises(ValueError, match=r"\(batch,\)"):
+        with pytest.raises(ValueError, match=r"`labels` \(2, 2\) and `hidden` \(2, 6\) are incompatible.*\(2,\)"):
             layer([np.zeros((2, 6), "float32"), np.zeros((2, 2), "int32")])
+        with pytest.raises(ValueError, match=r"`labels` \(3,\) and `hidden` \(2, 6\) are incompatible"):
+            layer([np.zeros((2, 6), "float32"), np.zeros(3, "int32")])
 
     def test_invalid_arguments(self):
         with pytest.raises(ValueError, match="Invalid value for argument `tree`"):

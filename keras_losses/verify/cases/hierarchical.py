@@ -24,7 +24,6 @@ from keras_losses.layers import hierarchical_softmax
 from keras_losses.losses import hierarchical
 from keras_losses.testing import reference
 from keras_losses.trees import Tree
-from keras_losses.trees import signed_table
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import Case
@@ -129,7 +128,7 @@ def _through_the_layer(tree, loss, y_true, hidden, kernel, bias):
     rows on the paths are gathered); any other gets every node's logit.
     """
     if loss.from_path_logits:
-        table = ops.convert_to_tensor(signed_table(tree))
+        table = ops.convert_to_tensor(tree.signed_table)
         logits, mask = hierarchical_softmax._path_logits(hidden, y_true, kernel, table, bias)
         _backend.set_mask(logits, mask)
         return loss(y_true, logits)
