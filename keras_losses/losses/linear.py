@@ -139,7 +139,7 @@ def _forward(chunks, hidden, kernel, labels, bias=None):
     top, total = chunks.scan(step, (zeros - float("inf"), zeros))
     logsumexp = top + ops.log(total)
 
-    in_range = ops.logical_and(ops.greater_equal(labels, 0), ops.less(labels, chunks.num_classes))
+    in_range = _inputs.in_class_range(labels, chunks.num_classes)
     safe = ops.where(in_range, labels, 0)
     if chunks.transpose_kernel:
         rows = ops.take(kernel, safe, axis=0)

@@ -40,7 +40,12 @@ _watchdog.daemon = True  # never keeps a finished process alive
 _watchdog.start()
 
 os.environ["KERAS_BACKEND"] = "jax"
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={LOCAL_DEVICES}"
+# XLA aborts a CPU collective that waits 40 s for its peers: on a loaded 2-core machine
+# one simulated device can lag that long behind the other.
+os.environ["XLA_FLAGS"] = (
+    f"--xla_force_host_platform_device_count={LOCAL_DEVICES}"
+    " --xla_cpu_collective_call_terminate_timeout_seconds=900"
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import jax  # noqa: E402

@@ -19,7 +19,12 @@ import sys
 ENGINE = sys.argv[1] if len(sys.argv) > 1 else "mirrored"
 if ENGINE == "jax":
     os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    # XLA aborts a CPU collective that waits 40 s for its peers: on a loaded 2-core machine
+    # one simulated device can lag that long behind the other.
+    os.environ["XLA_FLAGS"] = (
+        "--xla_force_host_platform_device_count=2"
+        " --xla_cpu_collective_call_terminate_timeout_seconds=900"
+    )
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
