@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from keras_losses.testing import reference
+from keras_losses.testing.reference import hierarchical as reference
 from keras_losses.trees import Tree
 
 

@@ -1,6 +1,6 @@
 """Test support shared by the test suite and the verification command.
 
-* `reference`: plain NumPy oracles written from the formulas.
+* `reference`: plain NumPy oracles written from the formulas, one module per family.
 * `backends`: execution modes, devices and dtypes of the active backend, and
   gradients in each.
 * `catalog`: an example of every public object and a model that uses it.
