@@ -1,9 +1,9 @@
 """The catalog's own promises (`keras_losses/testing/catalog.py`) and the helpers that
 save and check its models (`keras_losses/testing/roundtrip.py`)."""
 
+import keras
 import numpy as np
 
-import keras
 import keras_losses
 from keras_losses.testing import catalog
 from keras_losses.testing import roundtrip
