@@ -8,7 +8,7 @@ import pytest
 
 from keras_losses import crf
 from keras_losses.testing import backends
-from keras_losses.testing import reference_crf as brute
+from keras_losses.testing.reference import crf as brute
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("crf")

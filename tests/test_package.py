@@ -18,11 +18,67 @@ def test_clear_error_when_the_backend_is_missing():
     assert "pip install 'keras-losses[tensorflow]'" in result.stderr
 
 
-def test_function_twins_are_exported_beside_classes():
-    for name in ("hinge", "squared_hinge", "multiclass_hinge", "sparse_multiclass_hinge",
-                 "mean_squared_logarithmic_error"):
-        assert callable(getattr(keras_losses, name))
-        assert getattr(keras_losses.losses, name) is getattr(keras_losses, name)
+# The public surface, written from API.md (not from the code): a new public object is
+# a change of the contract, so its names are added here by hand.
+LOSSES = {
+    "MeanSquaredLogarithmicError": "mean_squared_logarithmic_error",
+    "Hinge": "hinge",
+    "SquaredHinge": "squared_hinge",
+    "MulticlassHinge": "multiclass_hinge",
+    "SparseMulticlassHinge": "sparse_multiclass_hinge",
+    "BinaryFocalLoss": "binary_focal_loss",
+    "CategoricalFocalLoss": "categorical_focal_loss",
+    "SparseCategoricalFocalLoss": "sparse_categorical_focal_loss",
+    "CLIPLoss": "clip_loss",
+    "SigLIPLoss": "siglip_loss",
+    "HierarchicalSoftmaxLoss": "hierarchical_softmax_loss",
+    "TripletLoss": "triplet_loss",
+    "ContrastivePairLoss": "contrastive_pair_loss",
+    "NPairsLoss": "npairs_loss",
+    "LiftedStructLoss": "lifted_struct_loss",
+    "MultiSimilarityLoss": "multi_similarity_loss",
+    "SupervisedContrastiveLoss": "supervised_contrastive_loss",
+    "PinballLoss": "pinball_loss",
+    "SparsemaxLoss": "sparsemax_loss",
+    "CRFLoss": "crf_loss",
+    "StructuredHingeLoss": "structured_hinge_loss",
+    "LinearCrossEntropyLoss": "linear_cross_entropy",
+}
+OTHER_OBJECTS = {
+    "layers": ["ContrastiveLogits", "CRF", "HierarchicalSoftmax", "LinearCrossEntropyHead"],
+    "regularizers": ["DataLoss", "ElasticNet", "GroupLasso", "L1", "L2", "LogRegularizationLoss", "MaxNormPenalty"],
+    "initializers": ["PriorProbability"],
+    "optimizers": ["LazyAdam"],
+    "trees": ["Tree"],
+}
+MODULES = ["crf", "initializers", "layers", "losses", "optimizers", "regularizers", "trees"]
+
+
+# Sub-packages for tests and the verify command: an import of them binds their name.
+SUPPORT = {"testing", "verify"}
+
+
+def _public(module):
+    return {name for name in vars(module) if not name.startswith("_")} - SUPPORT
+
+
+def test_the_top_level_is_the_public_surface_of_api_md():
+    expected = {*LOSSES, *LOSSES.values(), *sum(OTHER_OBJECTS.values(), []), *MODULES, "keras"}
+    assert sorted(_public(keras_losses) - expected) == [], "a name that API.md does not list"
+    assert sorted(expected - _public(keras_losses)) == [], "a name of API.md that is not exported"
+
+
+def test_every_top_level_object_is_its_sub_module_s():
+    for name in LOSSES.keys() | set(LOSSES.values()):
+        assert getattr(keras_losses.losses, name) is getattr(keras_losses, name), name
+    assert set(keras_losses.losses.__all__) == LOSSES.keys() | set(LOSSES.values())
+    for module, names in OTHER_OBJECTS.items():
+        for name in names:
+            assert getattr(getattr(keras_losses, module), name) is getattr(keras_losses, name), name
+    # Tools that change a model stay in their sub-module; the base class stays in losses.
+    assert callable(keras_losses.regularizers.apply) and callable(keras_losses.optimizers.sparse_updates)
+    assert issubclass(keras_losses.losses.Loss, __import__("keras").losses.Loss)
+    assert keras_losses.crf.__name__ == "keras_losses.crf"  # the module, not the layer or a loss
 
 
 def test_unset_backend_error_says_what_is_installed_and_what_to_set(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import strategies as st
 
 from keras_losses import _backend
-from keras_losses.testing import reference
+from keras_losses.testing.reference import hierarchical as reference
 from keras_losses.trees import Tree
 from keras_losses.trees import gather_paths
 

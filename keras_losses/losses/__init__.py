@@ -1,4 +1,9 @@
-"""Losses for Keras 3: each class with its pure function twin."""
+"""Losses for Keras 3: each class with its pure function twin.
+
+This file is the one list of the public losses: every class and function imported
+below is in `__all__`, which `keras_losses` re-exports at the top level. `Loss`, the
+base class to subclass, stays here.
+"""
 
 from keras_losses.losses.base import Loss
 from keras_losses.losses.contrastive import clip_loss
@@ -45,3 +50,5 @@ from keras_losses.losses.crf import structured_hinge_loss
 from keras_losses.losses.crf import StructuredHingeLoss
 from keras_losses.losses.linear import linear_cross_entropy
 from keras_losses.losses.linear import LinearCrossEntropyLoss
+
+__all__ = sorted(name for name, value in globals().items() if callable(value) and value is not Loss and name[0] != "_")

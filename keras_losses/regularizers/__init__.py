@@ -9,6 +9,9 @@
 
 Keras's hard `keras.constraints.MaxNorm` and `keras.layers.Dropout` are built in and
 work beside these; see docs/regularization.md.
+
+`__all__` holds the classes imported below, which `keras_losses` re-exports at the top
+level; `apply` is called from here.
 """
 
 from keras_losses.regularizers.apply import apply
@@ -19,3 +22,5 @@ from keras_losses.regularizers.penalties import L2
 from keras_losses.regularizers.penalties import ElasticNet
 from keras_losses.regularizers.penalties import GroupLasso
 from keras_losses.regularizers.penalties import MaxNormPenalty
+
+__all__ = sorted(name for name, value in globals().items() if isinstance(value, type))

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-NUMPY = "numpy"  # a NumPy oracle of testing/reference.py; gradient by finite differences
+NUMPY = "numpy"  # a NumPy oracle of testing/reference/<family>.py; gradient by finite differences
 KERAS = "keras"  # a Keras built-in on the active backend; gradient by autodiff (float32)
 TORCH = "torch"  # a PyTorch built-in on the CPU in float64; gradient by autograd
 

@@ -11,7 +11,7 @@ from keras_losses import CRF
 from keras_losses import CRFLoss
 from keras_losses import StructuredHingeLoss
 from keras_losses import crf
-from keras_losses.testing import reference_crf as brute
+from keras_losses.testing.reference import crf as brute
 
 BACKEND = keras.backend.backend()
 

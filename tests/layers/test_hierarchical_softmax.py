@@ -15,7 +15,7 @@ from keras_losses import HierarchicalSoftmaxLoss
 from keras_losses import Tree
 from keras_losses import _backend
 from keras_losses.layers import hierarchical_softmax as hs_module
-from keras_losses.testing import reference
+from keras_losses.testing.reference import hierarchical as reference
 
 BACKEND = keras.backend.backend()
 USER_PATHS = [[0, 1, 2], [0, 1, 2], [0, 1], [0, 3], [0, 3]]

@@ -15,7 +15,7 @@ from keras_losses import ContrastiveLogits
 from keras_losses import SigLIPLoss
 from keras_losses import clip_loss
 from keras_losses import siglip_loss
-from keras_losses.testing import reference
+from keras_losses.testing.reference import contrastive as reference
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("contrastive")

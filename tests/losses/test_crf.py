@@ -7,7 +7,7 @@ from keras_losses import StructuredHingeLoss
 from keras_losses import crf
 from keras_losses import crf_loss
 from keras_losses import structured_hinge_loss
-from keras_losses.testing import reference_crf as brute
+from keras_losses.testing.reference import crf as brute
 
 # Three sequences of up to 4 steps over 3 tags: lengths 4, 2 and 0.
 RNG = np.random.default_rng(0)

@@ -14,7 +14,7 @@ from keras_losses import SparseCategoricalFocalLoss
 from keras_losses import binary_focal_loss
 from keras_losses import categorical_focal_loss
 from keras_losses import sparse_categorical_focal_loss
-from keras_losses.testing import reference
+from keras_losses.testing.reference import focal as reference
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("focal")

@@ -9,7 +9,7 @@ from keras_losses import HierarchicalSoftmaxLoss
 from keras_losses import Tree
 from keras_losses import _backend
 from keras_losses import hierarchical_softmax_loss
-from keras_losses.testing import reference
+from keras_losses.testing.reference import hierarchical as reference
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("hierarchical")

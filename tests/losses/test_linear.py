@@ -9,7 +9,7 @@ from keras_losses import _backend
 from keras_losses import linear_cross_entropy
 from keras_losses.losses import linear
 from keras_losses.testing import backends
-from keras_losses.testing import reference_linear
+from keras_losses.testing.reference import linear_cross_entropy as reference_linear
 from tests import harness
 
 BACKEND = keras.backend.backend()

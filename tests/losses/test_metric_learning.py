@@ -19,7 +19,7 @@ from keras_losses import multi_similarity_loss
 from keras_losses import npairs_loss
 from keras_losses import supervised_contrastive_loss
 from keras_losses import triplet_loss
-from keras_losses.testing import reference_metric_learning as oracle
+from keras_losses.testing.reference import metric_learning as oracle
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("metric_learning")

@@ -1,6 +1,7 @@
 """Properties every public loss keeps on extreme finite inputs (hypothesis, derandomized).
 
-For each loss of the package (the table below must name every one), inputs are drawn
+For each loss of the package (every loss of `keras_losses/testing/catalog.py`, in the
+`extremes` of its entry: `keras_losses/testing/extremes.py`), inputs are drawn
 from pools of extreme finite values: probabilities of exactly 0 and 1, the smallest
 normal floats, logits up to 1e38 (3e38 in the pinned examples), in float16, float32
 and float64, and batches of 0 examples. Each draw is evaluated with the loss dtype
@@ -29,12 +30,9 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-import keras_losses as kl
 from keras_losses.testing import catalog
 
-CLASSES = 3
 MAX_BATCH = 3
-TREE = kl.Tree.balanced(5)  # 4 nodes, paths of 2 or 3
 
 # Extreme values a pool draws from (each keeps the true loss of its family finite).
 TINY32 = float(np.finfo("float32").tiny)
@@ -55,174 +53,46 @@ FLOAT16_MAX = float(np.finfo("float16").max)
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """A loss and how to draw its inputs.
-
-    Attributes:
-        name: test id.
-        build: `build(dtype, reduction=None)` returns the loss.
-        targets: `targets(draw, n, moderate)` returns `y_true` for a batch of `n`.
-        predictions: `"logits"`, `"probabilities"` or `"rows"` (row-normalised
-            probabilities), with `columns` per example.
-        limit: the largest magnitude of a prediction (keeps the true loss finite).
-        columns: predictions per example; `"batch"` for an (n, n) logit matrix.
-        make: `make(draw, n, pool)` returns `(y_true, y_pred)` from the pool of
-            prediction values, for losses whose `y_pred` is structured (packed
-            embeddings, CRF potentials, logit statistics); `targets` is then unused.
-    """
+    """One configuration of a loss: a catalog entry's `Extremes`, with its loss."""
 
     name: str
-    build: Callable
-    targets: Callable
-    predictions: str = "logits"
-    limit: float = 1e38
-    columns: object = CLASSES
-    make: Callable = None
+    cls: Callable
+    extremes: object
+
+    def build(self, dtype, reduction=None):
+        return self.cls(reduction=reduction, dtype=dtype, **self.extremes.arguments)
 
 
-def binary_targets(draw, n, moderate):
-    return np.array(draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n * 2, max_size=n * 2)), "float32").reshape(n, 2)
+def _case_name(entry, extremes):
+    arguments = ", ".join(f"{key}={value}" for key, value in extremes.arguments.items() if key != "tree")
+    return f"{entry.name}({arguments})" if arguments else entry.name
 
 
-def one_hot_targets(draw, n, moderate):
-    labels = draw(st.lists(st.integers(0, CLASSES - 1), min_size=n, max_size=n))
-    return np.eye(CLASSES, dtype="float32")[np.array(labels, int)].reshape(n, CLASSES)
-
-
-def class_targets(classes):
-    def targets(draw, n, moderate):
-        return np.array(draw(st.lists(st.integers(0, classes - 1), min_size=n, max_size=n)), "int32")
-
-    return targets
-
-
-def regression_targets(draw, n, moderate):
-    pool = [0.0, 0.5, 3.0] if moderate else [0.0, TINY32, 1.0, 1e4, 1e30, 3e38, -1.0]
-    return np.array(draw(st.lists(st.sampled_from(pool), min_size=n * 2, max_size=n * 2)), "float32").reshape(n, 2)
-
-
-def pair_ids(draw, n, moderate):
-    return np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), "int64")
-
-
-def _with(cls, **kwargs):
-    return lambda dtype, reduction=None: cls(reduction=reduction, dtype=dtype, **kwargs)
-
-
-CASES = [
-    Case("MeanSquaredLogarithmicError", _with(kl.MeanSquaredLogarithmicError), regression_targets, "regression", 3e38, 2),
-    Case("Hinge", _with(kl.Hinge), binary_targets, "logits", 1e37, 2),
-    Case("SquaredHinge", _with(kl.SquaredHinge, margin=2.0), binary_targets, "logits", 1e15, 2),
-    Case("MulticlassHinge", _with(kl.MulticlassHinge), one_hot_targets, "logits", 1e37),
-    Case("MulticlassHinge(crammer_singer, squared)", _with(kl.MulticlassHinge, variant="crammer_singer", squared=True), one_hot_targets, "logits", 1e15),
-    Case("SparseMulticlassHinge(crammer_singer)", _with(kl.SparseMulticlassHinge, variant="crammer_singer"), class_targets(CLASSES), "logits", 1e37),
-    Case("BinaryFocalLoss", _with(kl.BinaryFocalLoss), binary_targets, "probabilities", 1.0, 2),
-    Case("BinaryFocalLoss(from_logits)", _with(kl.BinaryFocalLoss, from_logits=True, gamma=0.5), binary_targets, "logits", 1e38, 2),
-    Case("CategoricalFocalLoss", _with(kl.CategoricalFocalLoss, alpha=[0.5, 1.0, 2.0]), one_hot_targets, "rows", 1.0),
-    Case("CategoricalFocalLoss(from_logits)", _with(kl.CategoricalFocalLoss, from_logits=True), one_hot_targets, "logits", 1e38),
-    Case("SparseCategoricalFocalLoss", _with(kl.SparseCategoricalFocalLoss, gamma=0.5), class_targets(CLASSES), "rows", 1.0),
-    Case("SparseCategoricalFocalLoss(from_logits)", _with(kl.SparseCategoricalFocalLoss, from_logits=True, ignore_class=1), class_targets(CLASSES), "logits", 1e38),
-    Case("CLIPLoss", _with(kl.CLIPLoss), pair_ids, "logits", 1e38, "batch"),
-    Case("SigLIPLoss", _with(kl.SigLIPLoss), pair_ids, "logits", 1e37, "batch"),
-    Case("HierarchicalSoftmaxLoss", _with(kl.HierarchicalSoftmaxLoss, tree=TREE), class_targets(TREE.num_classes), "logits", 1e37, TREE.num_nodes),
-]
-
-
-# -- the losses added in 0.2: structured inputs, drawn from the same pools ---------------
-
-
-def pinball_targets(columns):
-    def targets(draw, n, moderate):
-        pool = [0.0, 0.5, 3.0] if moderate else [0.0, TINY32, -1.0, 1e4, -1e30, 1e37, -1e37]
-        values = draw(st.lists(st.sampled_from(pool), min_size=n * columns, max_size=n * columns))
-        return np.array(values, "float32").reshape((n, columns) if columns > 1 else (n,))
-
-    return targets
-
-
-def _values_from(draw, pool, count):
-    return np.array(draw(st.lists(st.sampled_from(pool), min_size=count, max_size=count)), "float64")
-
-
-def distances(draw, n, pool):
-    """Pair distances (non-negative) and similar (1) / dissimilar (0) labels."""
-    return binary_targets(draw, n, False), np.abs(_values_from(draw, pool, n * 2)).reshape(n, 2)
-
-
-def embeddings(draw, n, pool):
-    """Embeddings `(n, 2)` and class ids among 2 classes (positives and negatives)."""
-    return class_targets(2)(draw, n, False), _values_from(draw, pool, n * 2).reshape(n, 2)
-
-
-def _unit_rows(values):
-    values = values.copy()
-    values[np.all(values == 0, axis=1), 0] = 1.0
-    return values / np.sqrt(np.sum(np.square(values / np.max(np.abs(values), 1, keepdims=True)), 1, keepdims=True)) / np.max(np.abs(values), 1, keepdims=True)
-
-
-def packed_embeddings(draw, n, pool):
-    """`ContrastiveLogits(tiled=True)`'s `[a, b, scale, bias]`: unit rows, extreme scale and bias."""
-    rows = _unit_rows(_values_from(draw, pool, n * 4).reshape(n * 2, 2))
-    scale = draw(st.sampled_from([v for v in pool if v > 0]))
-    bias = draw(st.sampled_from(pool))
-    packed = np.concatenate([rows[:n], rows[n:], np.full((n, 1), scale), np.full((n, 1), bias)], 1)
-    return pair_ids(draw, n, False), packed
-
-
-CRF_STEPS, CRF_TAGS = 2, 2
-
-
-def crf_potentials(draw, n, pool):
-    """Gold tags and the CRF layer's packed potentials (layout of `keras_losses.crf.pack`,
-    written out here): emissions and the real-step flag, then transitions, start, end."""
-    k = CRF_TAGS
-    emissions = _values_from(draw, pool, n * CRF_STEPS * k).reshape(n, CRF_STEPS, k)
-    table = _values_from(draw, pool, (k + 2) * k).reshape(k + 2, k)
-    lengths = np.array(draw(st.lists(st.integers(0, CRF_STEPS), min_size=n, max_size=n)), int)
-    real = (np.arange(CRF_STEPS)[None, :] < lengths.reshape(n, 1)).astype("float64")
-    steps = np.concatenate([emissions, real[..., None]], -1)
-    table = np.broadcast_to(np.pad(table, [(0, 0), (0, 1)]), (n, k + 2, k + 1))
-    tags = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n * CRF_STEPS, max_size=n * CRF_STEPS)), "int32")
-    return tags.reshape(n, CRF_STEPS), np.concatenate([steps, table], 1)
-
-
-def logit_statistics(draw, n, pool):
-    """Labels and `LinearCrossEntropyHead`'s `[logsumexp, label logit, mean logit]`,
-    computed here in float64 from logits drawn from the pool."""
-    logits = _values_from(draw, pool, n * CLASSES).reshape(n, CLASSES)
-    labels = class_targets(CLASSES)(draw, n, False)
-    top = np.max(logits, 1, initial=0.0) if n else np.zeros(0)
-    logsumexp = top + np.log(np.sum(np.exp(logits - top.reshape(n, 1)), 1))
-    label_logit = logits[np.arange(n), labels]
-    return labels, np.stack([logsumexp, label_logit, np.mean(logits, 1) if n else np.zeros(0)], 1).reshape(n, 3)
-
-
-CASES += [
-    Case("CLIPLoss-tiled", _with(kl.CLIPLoss, tiled=True, tile_size=2), None, limit=1e38, make=packed_embeddings),
-    Case("SigLIPLoss-tiled", _with(kl.SigLIPLoss, tiled=True, tile_size=2), None, limit=1e37, make=packed_embeddings),
-    Case("CRFLoss", _with(kl.CRFLoss), None, limit=1e37, make=crf_potentials),
-    Case("StructuredHingeLoss", _with(kl.StructuredHingeLoss, cost=0.5), None, limit=1e37, make=crf_potentials),
-    Case("LinearCrossEntropyLoss", _with(kl.LinearCrossEntropyLoss), None, limit=1e38, make=logit_statistics),
-    Case("LinearCrossEntropyLoss(label_smoothing)", _with(kl.LinearCrossEntropyLoss, label_smoothing=0.1), None, limit=1e37, make=logit_statistics),
-    Case("TripletLoss", _with(kl.TripletLoss), None, limit=1e18, make=embeddings),
-    Case("TripletLoss(hard, cosine, soft)", _with(kl.TripletLoss, mining="hard", distance="cosine", soft=True), None, limit=1e18, make=embeddings),
-    Case("ContrastivePairLoss", _with(kl.ContrastivePairLoss, margin=2.0), None, limit=1e18, make=distances),
-    Case("NPairsLoss", _with(kl.NPairsLoss), pair_ids, "logits", 1e37, "batch"),
-    Case("LiftedStructLoss", _with(kl.LiftedStructLoss), None, limit=1e18, make=embeddings),
-    Case("MultiSimilarityLoss", _with(kl.MultiSimilarityLoss), None, limit=1e18, make=embeddings),
-    Case("SupervisedContrastiveLoss", _with(kl.SupervisedContrastiveLoss), None, limit=1e18, make=embeddings),
-    Case("PinballLoss", _with(kl.PinballLoss, quantiles=0.3), pinball_targets(2), "regression", 1e37, 2),
-    Case("PinballLoss(quantiles)", _with(kl.PinballLoss, quantiles=[0.1, 0.5, 0.9]), pinball_targets(1), "regression", 1e37, 3),
-    Case("SparsemaxLoss", _with(kl.SparsemaxLoss), one_hot_targets, "logits", 1e38),
-]
+CASES = [Case(_case_name(entry, e), entry.cls, e) for entry in catalog.ENTRIES for e in entry.extremes]
 BY_NAME = {case.name: case for case in CASES}
 
 
-def test_every_public_loss_has_a_case():
-    losses = {
-        entry.name for entry in catalog.ENTRIES if isinstance(entry.build(), keras.losses.Loss)
-    }
-    covered = {case.name.split("(")[0] for case in CASES}
-    assert sorted(losses - covered) == [], "add the new loss to CASES in this file"
+class Draws:
+    """What `keras_losses.testing.extremes` draws through, backed by hypothesis."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def sample(self, pool, count):
+        return self._draw(st.lists(st.sampled_from(pool), min_size=count, max_size=count))
+
+    def integers(self, low, high, count):
+        return self._draw(st.lists(st.integers(low, high), min_size=count, max_size=count))
+
+    def one(self, pool):
+        return self._draw(st.sampled_from(pool))
+
+
+def test_every_catalog_loss_has_a_case():
+    losses = {entry.name for entry in catalog.ENTRIES if isinstance(entry.build(), keras.losses.Loss)}
+    covered = {entry.name for entry in catalog.ENTRIES if entry.extremes}
+    assert sorted(losses - covered) == [], "give the loss's catalog entry `extremes=[Extremes(...)]`"
+    assert len(BY_NAME) == len(CASES), "two configurations of one loss have the same arguments"
 
 
 def _row(draw, pool, columns):
@@ -232,28 +102,29 @@ def _row(draw, pool, columns):
 @st.composite
 def inputs(draw, case):
     """`(y_true, y_pred, moderate)` for `case`."""
+    spec = case.extremes
     moderate = draw(st.booleans())
     # few distinct shapes: eager JAX compiles every operation once per shape
-    n = draw(st.sampled_from([1, MAX_BATCH] if case.columns == "batch" else [0, MAX_BATCH]))
-    columns = n if case.columns == "batch" else case.columns
+    n = draw(st.sampled_from([1, MAX_BATCH] if spec.columns == "batch" else [0, MAX_BATCH]))
+    columns = n if spec.columns == "batch" else spec.columns
     dtype = draw(st.sampled_from(["float16", "float32", "float64"]))
-    limit = min(case.limit, FLOAT16_MAX / 4) if dtype == "float16" else case.limit
-    if case.predictions in ("probabilities", "rows"):
+    limit = min(spec.limit, FLOAT16_MAX / 4) if dtype == "float16" else spec.limit
+    if spec.predictions in ("probabilities", "rows"):
         pool = MODERATE_PROBABILITIES if moderate else PROBABILITIES
         if dtype == "float16":
             pool = [p for p in pool if p == 0 or np.float16(p) != 0]
-    elif case.predictions == "regression":
+    elif spec.predictions == "regression":
         pool = [0.0, 0.3, 2.0, 5.0] if moderate else _pool(limit)
     else:
         pool = MODERATE_LOGITS if moderate else _pool(limit)
-    if case.make is not None:
-        y_true, y_pred = case.make(draw, n, pool)
+    if spec.make is not None:
+        y_true, y_pred = spec.make(Draws(draw), n, pool)
         return y_true, np.asarray(y_pred, "float64").astype(dtype), moderate
     rows = [_row(draw, pool, columns) for _ in range(n)]
     y_pred = np.array(rows, "float64").reshape(n, columns)
-    if case.predictions == "rows":
+    if spec.predictions == "rows":
         y_pred[np.all(y_pred == 0, axis=1), 0] = 1.0  # a distribution has some mass
-    y_true = case.targets(draw, n, moderate)
+    y_true = spec.targets(Draws(draw), n, moderate)
     return y_true, y_pred.astype(dtype), moderate
 
 
@@ -293,27 +164,27 @@ PINNED = [
     _pinned("BinaryFocalLoss", np.array([[0.0, 1.0]], "float32"), np.array([[0.0, 0.0]], "float64")),
     _pinned("BinaryFocalLoss", np.array([[1.0, 0.0]], "float32"), np.array([[1.0, 1.0]], "float64")),
     # empty batches (Keras's max refused an empty tensor)
-    _pinned("CategoricalFocalLoss(from_logits)", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
-    _pinned("CategoricalFocalLoss", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
-    _pinned("SparseCategoricalFocalLoss(from_logits)", np.zeros((0,), "int32"), np.zeros((0, 3), "float32")),
-    _pinned("SparseMulticlassHinge(crammer_singer)", np.zeros((0,), "int32"), np.zeros((0, 3), "float32")),
-    _pinned("MulticlassHinge(crammer_singer, squared)", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
+    _pinned("CategoricalFocalLoss(from_logits=True)", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
+    _pinned("CategoricalFocalLoss(alpha=[0.5, 1.0, 2.0])", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
+    _pinned("SparseCategoricalFocalLoss(from_logits=True, ignore_class=1)", np.zeros((0,), "int32"), np.zeros((0, 3), "float32")),
+    _pinned("SparseMulticlassHinge(variant=crammer_singer)", np.zeros((0,), "int32"), np.zeros((0, 3), "float32")),
+    _pinned("MulticlassHinge(variant=crammer_singer, squared=True)", np.zeros((0, 3), "float32"), np.zeros((0, 3), "float32")),
     # a 16-bit loss dtype on values beyond float16 (inputs were cast to float16 first)
     _pinned("SigLIPLoss", np.arange(3), -3e4 * np.eye(3, dtype="float32")),
-    _pinned("BinaryFocalLoss(from_logits)", np.array([[1.0, 1.0]], "float32"), np.array([[1e5, 1e5]], "float32")),
+    _pinned("BinaryFocalLoss(from_logits=True, gamma=0.5)", np.array([[1.0, 1.0]], "float32"), np.array([[1e5, 1e5]], "float32")),
     # a logit gap beyond the float range: 0 * inf was NaN
-    _pinned("CategoricalFocalLoss(from_logits)", np.array([[1.0, 0.0, 0.0]], "float32"), np.array([[3e38, -3e38, 0.0]], "float32")),
-    _pinned("SparseCategoricalFocalLoss(from_logits)", np.array([0], "int32"), np.array([[3e38, -3e38, 0.0]], "float32")),
+    _pinned("CategoricalFocalLoss(from_logits=True)", np.array([[1.0, 0.0, 0.0]], "float32"), np.array([[3e38, -3e38, 0.0]], "float32")),
+    _pinned("SparseCategoricalFocalLoss(from_logits=True, ignore_class=1)", np.array([0], "int32"), np.array([[3e38, -3e38, 0.0]], "float32")),
     _pinned("CLIPLoss", np.array([0, 1]), np.array([[-1e38, 1e38], [1e38, -1e38]], "float32")),
     # tiled CLIP, every logit below -1e30 (the running max started there): -inf
-    _pinned("CLIPLoss-tiled", np.arange(3), np.array([[1.0, 0.0, 1.0, 0.0, 1.0, -1e31]] * 3, "float32")),
+    _pinned("CLIPLoss-tiled(tiled=True, tile_size=2)", np.arange(3), np.array([[1.0, 0.0, 1.0, 0.0, 1.0, -1e31]] * 3, "float32")),
     # sparsemax: tau = z_max - 1 rounded to z_max, an empty support, tau = inf: -inf
     _pinned("SparsemaxLoss", np.array([[1.0, 0.0, 0.0]], "float32"), np.array([[0.0, 0.0, 1e15]], "float32")),
     # empty batches: row 0 of the CRF table, max/min/gather over 0 anchors
     _pinned("CRFLoss", np.zeros((0, 2), "int32"), np.zeros((0, 6, 3), "float32")),
-    _pinned("StructuredHingeLoss", np.zeros((0, 2), "int32"), np.zeros((0, 6, 3), "float32")),
+    _pinned("StructuredHingeLoss(cost=0.5)", np.zeros((0, 2), "int32"), np.zeros((0, 6, 3), "float32")),
     _pinned("TripletLoss", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
-    _pinned("TripletLoss(hard, cosine, soft)", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
+    _pinned("TripletLoss(mining=hard, distance=cosine, soft=True)", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
     _pinned("MultiSimilarityLoss", np.zeros((0,), "int32"), np.zeros((0, 2), "float32")),
 ]
 

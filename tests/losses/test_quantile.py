@@ -4,7 +4,7 @@ import pytest
 
 from keras_losses import PinballLoss
 from keras_losses import pinball_loss
-from keras_losses.testing import reference_metric_learning as oracle
+from keras_losses.testing.reference import metric_learning as oracle
 
 # TFA's tests: y_true [[1, 9, 2], [-5, -2, 6]], y_pred [[4, 8, 12], [8, 1, 3]].
 # u = y - f = [[-3, 1, -10], [-13, -3, 3]]; at q = 0.5 each term is |u| / 2:

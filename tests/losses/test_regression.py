@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from keras_losses import MeanSquaredLogarithmicError
 from keras_losses import mean_squared_logarithmic_error
-from keras_losses.testing import reference
+from keras_losses.testing.reference import regression as reference
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("regression")

@@ -4,7 +4,7 @@ import pytest
 
 from keras_losses import SparsemaxLoss
 from keras_losses import sparsemax_loss
-from keras_losses.testing import reference_metric_learning as oracle
+from keras_losses.testing.reference import metric_learning as oracle
 from tests import harness
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import keras_losses
 from keras_losses.optimizers import LazyAdam
-from keras_losses.testing import reference_optimizers as ref
+from keras_losses.testing.reference import optimizers as ref
 
 BACKEND = keras.backend.backend()
 ROWS, COLS = 12, 3

@@ -8,7 +8,7 @@ import pytest
 import keras_losses
 from keras_losses.optimizers import LazyAdam
 from keras_losses.optimizers import sparse_updates
-from keras_losses.testing import reference_optimizers as ref
+from keras_losses.testing.reference import optimizers as ref
 
 BACKEND = keras.backend.backend()
 TREE = keras_losses.Tree.balanced(50)

@@ -14,7 +14,7 @@ from keras_losses.regularizers import ElasticNet
 from keras_losses.regularizers import GroupLasso
 from keras_losses.regularizers import MaxNormPenalty
 from keras_losses.testing import backends
-from keras_losses.testing import reference
+from keras_losses.testing.reference import regularizers as reference
 from tests import harness
 
 test_reference_equality = harness.reference_equality_test("regularizers")

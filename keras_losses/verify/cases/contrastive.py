@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_losses.losses import contrastive
-from keras_losses.testing import reference
+from keras_losses.testing.reference import contrastive as reference
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import Case

@@ -1,7 +1,7 @@
 """Verification cases of keras_losses.crf and the CRF losses.
 
 Every function is checked against brute force over all `K**L` tag sequences of each
-row (`testing/reference_crf.py`), with rows of every length from 0 to T, with and
+row (`testing/reference/crf.py`), with rows of every length from 0 to T, with and
 without boundary transitions; gradients by finite differences of the brute force.
 The log-likelihood is also checked against pytorch-crf (`torchcrf.CRF.forward`,
 values and autograd gradients) when it is installed. The losses are checked on the
@@ -13,7 +13,7 @@ import numpy as np
 
 from keras_losses import crf
 from keras_losses.losses import crf as crf_losses
-from keras_losses.testing import reference_crf
+from keras_losses.testing.reference import crf as reference_crf
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import TORCH
 from keras_losses.verify.case import Case

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_losses.losses import focal
-from keras_losses.testing import reference
+from keras_losses.testing.reference import focal as reference
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import Case

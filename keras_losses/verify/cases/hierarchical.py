@@ -22,7 +22,7 @@ from keras import ops
 from keras_losses import _backend
 from keras_losses.layers import hierarchical_softmax
 from keras_losses.losses import hierarchical
-from keras_losses.testing import reference
+from keras_losses.testing.reference import hierarchical as reference
 from keras_losses.trees import Tree
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY

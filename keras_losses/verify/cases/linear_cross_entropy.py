@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from keras_losses.losses import linear
-from keras_losses.testing import reference_linear
+from keras_losses.testing.reference import linear_cross_entropy as reference_linear
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import Case

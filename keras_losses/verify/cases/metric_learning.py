@@ -1,7 +1,7 @@
 """Verification cases of the metric-learning, pinball and sparsemax losses.
 
 The mining losses are checked against brute-force NumPy enumerations of pairs and
-triplets (`testing/reference_metric_learning.py`). Class ids start at 2**24, where
+triplets (`testing/reference/metric_learning.py`). Class ids start at 2**24, where
 float32 no longer holds every integer, and one class has a single example (an
 anchor without a positive). Embeddings are drawn until no two compared quantities
 are close (no tie between distances, no hinge near its kink), so that the mined
@@ -14,7 +14,7 @@ import numpy as np
 from keras_losses.losses import metric_learning
 from keras_losses.losses import quantile
 from keras_losses.losses import sparsemax
-from keras_losses.testing import reference_metric_learning as oracle
+from keras_losses.testing.reference import metric_learning as oracle
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import Case
 from keras_losses.verify.case import Reference

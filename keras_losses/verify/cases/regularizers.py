@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from keras_losses.regularizers import penalties
-from keras_losses.testing import reference
+from keras_losses.testing.reference import regularizers as reference
 from keras_losses.verify.case import KERAS
 from keras_losses.verify.case import NUMPY
 from keras_losses.verify.case import TORCH
