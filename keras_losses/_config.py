@@ -1,0 +1,130 @@
+"""`get_config`, `from_config` and `__repr__` of every serializable object, written once.
+
+The rule: `__init__` stores each argument, validated, under its own name, and the
+config returns every `__init__` argument from there (merged into the config of the
+Keras base class: a loss's `name` and `reduction`, a layer's `name`, `trainable` and
+`dtype`, an optimizer's learning rate). So a new argument needs no config code, and a
+config cannot miss one.
+
+An argument whose config form is not its Python value goes through `serialize`:
+Keras objects (initializers, regularizers, losses, dtype policies) become their
+serialized dicts, a `Tree` its own config. A class that does not keep an argument
+as an attribute of that name overrides the one hook, `_argument(name)` (a loss's
+`dtype`, a layer's stored tree). `from_config` turns serialized Keras objects back
+into objects and calls the Keras base's `from_config` (or the class).
+
+`repr` shows the arguments that differ from their defaults, as the call that would
+make the object: `Hinge(margin=0.5)`. Only those, because a default says nothing
+about this object, and a config can be long (per-class weights, a tree). Layers keep
+Keras's repr (`<Dense name=dense, built=True>`): a layer is also its weights.
+"""
+
+import functools
+import inspect
+
+import keras
+
+
+@functools.lru_cache(maxsize=None)
+def init_parameters(cls):
+    """The named parameters of `cls.__init__` (no `self`, `*args`, `**kwargs`), in order."""
+    return tuple(
+        p
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )
+
+
+def init_arguments(cls):
+    """The names of `cls.__init__`'s arguments, in order."""
+    return tuple(p.name for p in init_parameters(cls))
+
+
+def serialize(value):
+    """An argument's config form: Keras objects serialized, a `Tree` as its config."""
+    from keras_losses import trees  # trees' own config is built here too
+
+    if isinstance(value, trees.Tree):
+        return value.get_config()
+    if _is_keras_object(value):
+        return keras.saving.serialize_keras_object(value)
+    return value
+
+
+def deserialize(value):
+    """A config value back as an object, where it is a serialized Keras object."""
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        return keras.saving.deserialize_keras_object(value)
+    return value
+
+
+def _is_keras_object(value):
+    keras_types = (
+        keras.initializers.Initializer,
+        keras.regularizers.Regularizer,
+        keras.constraints.Constraint,
+        keras.losses.Loss,
+        keras.DTypePolicy,
+    )
+    return isinstance(value, keras_types) or (callable(value) and not isinstance(value, type))
+
+
+class Configurable:
+    """Mixin giving `get_config`, `from_config` and `__repr__` by the rule above.
+
+    Put it first among the bases: `class L1(Configurable, keras.regularizers.Regularizer)`.
+    """
+
+    def _argument(self, name):
+        """The value of `__init__` argument `name`: the attribute of that name."""
+        return getattr(self, name)
+
+    def get_config(self):
+        config = _base_config(super())
+        for name in init_arguments(type(self)):
+            if name not in config:
+                config[name] = serialize(self._argument(name))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = {key: deserialize(value) for key, value in config.items()}
+        base = getattr(super(), "from_config", None)
+        return base(config) if base is not None else cls(**config)
+
+    def __repr__(self):
+        if isinstance(self, keras.layers.Layer):
+            return super().__repr__()
+        return call_repr(self, {p.name: self._argument(p.name) for p in init_parameters(type(self))})
+
+
+def call_repr(obj, values):
+    """`Name(argument=value, ...)` for the `values` that differ from their defaults."""
+    defaults = {p.name: p.default for p in init_parameters(type(obj))}
+    shown = ", ".join(
+        f"{name}={value!r}"
+        for name, value in values.items()
+        if not _same(value, defaults.get(name, inspect.Parameter.empty))
+    )
+    return f"{type(obj).__name__}({shown})"
+
+
+def _same(value, default):
+    if default is inspect.Parameter.empty:
+        return False
+    try:
+        return bool(value == default)
+    except ValueError:  # an array of several values
+        return False
+
+
+def _base_config(base):
+    """The Keras base class's config, or `{}` where it has none (a `Regularizer` raises,
+    a `Callback` has no `get_config`)."""
+    get_config = getattr(base, "get_config", None)
+    if get_config is None:
+        return {}
+    try:
+        return dict(get_config())
+    except NotImplementedError:
+        return {}
