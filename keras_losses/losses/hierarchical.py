@@ -228,17 +228,6 @@ class HierarchicalSoftmaxLoss(Loss):
             _backend.set_mask(loss, ops.logical_not(ignored))
         return loss
 
-    def get_config(self):
-        config = super().get_config()
-        config["tree"] = None if self.tree is None else self.tree.get_config()
-        return config
-
-    def __repr__(self):
-        return (
-            f"{type(self).__name__}(tree={self.tree!r}, from_path_logits={self.from_path_logits}, "
-            f"ignore_class={self.ignore_class!r}, reduction={self.reduction!r})"
-        )
-
 
 def _check_rank(logits, expected):
     if len(logits.shape) != 2:
