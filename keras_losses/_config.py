@@ -80,7 +80,9 @@ class Configurable:
         return getattr(self, name)
 
     def get_config(self):
-        config = _base_config(super())
+        base = getattr(super(), "get_config", None)
+        # The Keras base's config, merged; a Regularizer's only raises, a Callback has none.
+        config = {} if base is None or isinstance(self, keras.regularizers.Regularizer) else base()
         for name in init_arguments(type(self)):
             if name not in config:
                 config[name] = serialize(self._argument(name))
@@ -95,7 +97,13 @@ class Configurable:
     def __repr__(self):
         if isinstance(self, keras.layers.Layer):
             return super().__repr__()
-        return call_repr(self, {p.name: self._argument(p.name) for p in init_parameters(type(self))})
+        config = self.get_config()
+        values = {}
+        for name in init_arguments(type(self)):
+            value = config.get(name)
+            # a serialized object (a Tree, a loss, a dtype policy) shows as itself
+            values[name] = self._argument(name) if isinstance(value, dict) else value
+        return call_repr(self, values)
 
 
 def call_repr(obj, values):
@@ -116,15 +124,3 @@ def _same(value, default):
         return bool(value == default)
     except ValueError:  # an array of several values
         return False
-
-
-def _base_config(base):
-    """The Keras base class's config, or `{}` where it has none (a `Regularizer` raises,
-    a `Callback` has no `get_config`)."""
-    get_config = getattr(base, "get_config", None)
-    if get_config is None:
-        return {}
-    try:
-        return dict(get_config())
-    except NotImplementedError:
-        return {}

@@ -73,6 +73,12 @@ def integer(name, value, *, minimum=None, allow_none=False):
     return value
 
 
+def non_empty_string(name, value):
+    if not isinstance(value, str) or not value:
+        raise invalid(name, "a non-empty string", value)
+    return value
+
+
 def one_of(name, value, choices):
     if value not in choices:
         expected = "one of " + ", ".join(repr(c) for c in choices)
