@@ -17,12 +17,14 @@ into objects and calls the Keras base's `from_config` (or the class).
 make the object: `Hinge(margin=0.5)`. Only those, because a default says nothing
 about this object, and a config can be long (per-class weights, a tree). Layers keep
 Keras's repr (`<Dense name=dense, built=True>`): a layer is also its weights.
+
+Keras is imported only where a value is a Keras object, so that `trees` (NumPy only)
+uses the same mechanism.
 """
 
 import functools
 import inspect
-
-import keras
+import sys
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,12 +43,13 @@ def init_arguments(cls):
 
 
 def serialize(value):
-    """An argument's config form: Keras objects serialized, a `Tree` as its config."""
-    from keras_losses import trees  # trees' own config is built here too
+    """An argument's config form: a `Tree` as its config, Keras objects (initializers,
+    regularizers, constraints, losses, dtype policies, functions) serialized."""
+    if isinstance(value, Configurable) and not _is_keras_object(value):
+        return value.get_config()  # a Tree
+    if _is_keras_object(value) or callable(value) and not isinstance(value, type):
+        import keras
 
-    if isinstance(value, trees.Tree):
-        return value.get_config()
-    if _is_keras_object(value):
         return keras.saving.serialize_keras_object(value)
     return value
 
@@ -54,11 +57,16 @@ def serialize(value):
 def deserialize(value):
     """A config value back as an object, where it is a serialized Keras object."""
     if isinstance(value, dict) and "class_name" in value and "config" in value:
+        import keras
+
         return keras.saving.deserialize_keras_object(value)
     return value
 
 
 def _is_keras_object(value):
+    keras = sys.modules.get("keras")  # nothing made by Keras exists before it is imported
+    if keras is None:
+        return False
     keras_types = (
         keras.initializers.Initializer,
         keras.regularizers.Regularizer,
@@ -66,7 +74,7 @@ def _is_keras_object(value):
         keras.losses.Loss,
         keras.DTypePolicy,
     )
-    return isinstance(value, keras_types) or (callable(value) and not isinstance(value, type))
+    return isinstance(value, keras_types)
 
 
 class Configurable:
@@ -82,7 +90,7 @@ class Configurable:
     def get_config(self):
         base = getattr(super(), "get_config", None)
         # The Keras base's config, merged; a Regularizer's only raises, a Callback has none.
-        config = {} if base is None or isinstance(self, keras.regularizers.Regularizer) else base()
+        config = {} if base is None or _is_regularizer(self) else base()
         for name in init_arguments(type(self)):
             if name not in config:
                 config[name] = serialize(self._argument(name))
@@ -90,12 +98,14 @@ class Configurable:
 
     @classmethod
     def from_config(cls, config):
-        config = {key: deserialize(value) for key, value in config.items()}
+        # the arguments of this class; the Keras base deserializes its own (a layer's dtype)
+        arguments = init_arguments(cls)
+        config = {key: deserialize(v) if key in arguments else v for key, v in config.items()}
         base = getattr(super(), "from_config", None)
         return base(config) if base is not None else cls(**config)
 
     def __repr__(self):
-        if isinstance(self, keras.layers.Layer):
+        if _is_layer(self):
             return super().__repr__()
         config = self.get_config()
         values = {}
@@ -124,3 +134,13 @@ def _same(value, default):
         return bool(value == default)
     except ValueError:  # an array of several values
         return False
+
+
+def _is_regularizer(obj):
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.regularizers.Regularizer)
+
+
+def _is_layer(obj):
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.layers.Layer)
