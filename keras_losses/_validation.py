@@ -1,6 +1,13 @@
 """Argument checks shared by every public object, with errors in the Keras form.
 
     Invalid value for argument `gamma`: expected a non-negative float. Received: gamma=-1
+
+The rule: every public function checks each of its hyperparameters (not its tensors)
+before it computes, through its family's `_check_*` helpers built on this module; a
+class calls the same checks in `__init__` and stores what they return, so a bad
+argument fails at construction, with the same message as the function. Layers,
+regularizers, initializers and the optimizer check their arguments in `__init__`
+the same way. A message in this form is written only here (`invalid`).
 """
 
 import math
@@ -70,6 +77,12 @@ def integer(name, value, *, minimum=None, allow_none=False):
     value = int(value)
     if minimum is not None and value < minimum:
         raise invalid(name, expected, value)
+    return value
+
+
+def non_empty_string(name, value):
+    if not isinstance(value, str) or not value:
+        raise invalid(name, "a non-empty string", value)
     return value
 
 

@@ -5,11 +5,12 @@ import math
 import keras
 from keras import ops
 
+from keras_losses import _config
 from keras_losses import _validation
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class PriorProbability(keras.initializers.Initializer):
+class PriorProbability(_config.Configurable, keras.initializers.Initializer):
     """Bias initializer that starts a sigmoid output at `probability`.
 
     Fills the bias with `-log((1 - probability) / probability)`, the logit of
@@ -46,6 +47,3 @@ class PriorProbability(keras.initializers.Initializer):
     def __call__(self, shape, dtype=None):
         dtype = keras.backend.standardize_dtype(dtype)
         return ops.full(shape, self.value, dtype=dtype)
-
-    def get_config(self):
-        return {"probability": self.probability}

@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _config
 from keras_losses import _inputs
 from keras_losses import _validation
 
@@ -33,7 +34,7 @@ HUFFMAN = "huffman"
 PATHS = "paths"
 
 
-class Tree:
+class Tree(_config.Configurable):
     """A binary tree over `num_classes` classes: each class's path and code.
 
     Build one with `Tree.balanced`, `Tree.huffman` or `Tree.from_paths`;
@@ -312,27 +313,17 @@ class Tree:
 
     # -- configuration --------------------------------------------------------------
 
-    def get_config(self):
-        """A JSON-ready dict: the size of a balanced tree, the counts of a Huffman
-        tree, the paths and codes (unpadded lists) of any other tree."""
-        config = {
-            "kind": self.kind,
-            "num_classes": self.num_classes,
-            "class_counts": None,
-            "paths": None,
-            "codes": None,
-        }
-        if self.kind == HUFFMAN:
-            config["class_counts"] = self._class_counts.tolist()
-        elif self.kind == PATHS:
+    def _argument(self, name):
+        """The config (`_config`) holds the size of a balanced tree, the counts of a
+        Huffman tree, the paths and codes (unpadded lists) of any other tree."""
+        if name == "class_counts":
+            return self._class_counts.tolist() if self.kind == HUFFMAN else None
+        if name in ("paths", "codes"):
+            if self.kind != PATHS:
+                return None
             lengths = self.path_lengths.tolist()
-            config["paths"] = [row[:n] for row, n in zip(self.paths.tolist(), lengths)]
-            config["codes"] = [row[:n] for row, n in zip(self.codes.tolist(), lengths)]
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+            return [row[:n] for row, n in zip(getattr(self, name).tolist(), lengths)]
+        return getattr(self, name)
 
     def __eq__(self, other):
         if not isinstance(other, Tree):
@@ -341,7 +332,7 @@ class Tree:
 
     __hash__ = None
 
-    def __repr__(self):
+    def __repr__(self):  # a summary, not `_config`'s: the arguments can be long lists
         return (
             f"Tree(kind={self.kind!r}, num_classes={self.num_classes}, depth={self.depth}, "
             f"mean_path_length={float(self.path_lengths.mean()):.2f})"

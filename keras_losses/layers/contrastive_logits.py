@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_losses import _backend
 from keras_losses import _inputs
+from keras_losses import _config
 from keras_losses import _validation
 
 # Squared norms (of rows scaled to a largest magnitude of 1, so at least 1 unless
@@ -19,7 +20,7 @@ _SQUARED_NORM_FLOOR = 1e-12
 _LARGEST_LOGIT_TERM = float(np.finfo("float32").max) / 2
 
 
-class _AtMost(keras.constraints.Constraint):
+class _AtMost(_config.Configurable, keras.constraints.Constraint):
     """Clips a variable to at most `max_value` after each optimizer update."""
 
     def __init__(self, max_value):
@@ -27,9 +28,6 @@ class _AtMost(keras.constraints.Constraint):
 
     def __call__(self, w):
         return ops.minimum(w, ops.cast(self.max_value, w.dtype))
-
-    def get_config(self):
-        return {"max_value": self.max_value}
 
 
 def _l2_normalize(x):
@@ -43,7 +41,7 @@ def _l2_normalize(x):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class ContrastiveLogits(keras.layers.Layer):
+class ContrastiveLogits(_config.Configurable, keras.layers.Layer):
     """Scaled cosine similarities of two batches of embeddings (CLIP's logits).
 
     `layer([a, b])` L2-normalises each row of `a` `(n, d)` and `b` `(m, d)` and
@@ -243,17 +241,4 @@ class ContrastiveLogits(keras.layers.Layer):
         shapes = [tuple(x.shape) for x in inputs]
         return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "logit_scale": self.logit_scale,
-                "max_logit_scale": self.max_logit_scale,
-                "learn_scale": self.learn_scale,
-                "logit_bias": self.logit_bias,
-                "across_replicas": self.across_replicas,
-                "tiled": self.tiled,
-            }
-        )
-        return config
 

@@ -5,12 +5,13 @@ from keras import ops
 
 from keras_losses import _backend
 from keras_losses import _inputs
+from keras_losses import _config
 from keras_losses import _validation
 from keras_losses import crf
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class CRF(keras.layers.Layer):
+class CRF(_config.Configurable, keras.layers.Layer):
     """A linear-chain CRF on top of per-step tag scores (emissions).
 
     The layer holds the transition scores `transitions[i, j]` (tag `i` followed by
@@ -177,14 +178,3 @@ class CRF(keras.layers.Layer):
 
     # -- configuration -------------------------------------------------------------
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_tags": self.num_tags,
-                "use_boundary_transitions": self.use_boundary_transitions,
-                "transitions_initializer": keras.initializers.serialize(self.transitions_initializer),
-                "transitions_regularizer": keras.regularizers.serialize(self.transitions_regularizer),
-            }
-        )
-        return config

@@ -17,6 +17,7 @@ from keras import ops
 
 from keras_losses import _backend
 from keras_losses import _inputs
+from keras_losses import _config
 from keras_losses import _validation
 from keras_losses import trees
 
@@ -59,7 +60,7 @@ def _path_logits(hidden, labels, kernel, table, bias=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class HierarchicalSoftmax(keras.layers.Layer):
+class HierarchicalSoftmax(_config.Configurable, keras.layers.Layer):
     """Hierarchical softmax output layer: one weight row (and bias) per tree node.
 
     `layer(hidden)` gives the logits of every internal node, `(batch, num_nodes)`:
@@ -143,7 +144,7 @@ class HierarchicalSoftmax(keras.layers.Layer):
         super().__init__(**kwargs)
         self._tree = None  # the Tree, once known
         self._balanced = None  # a balanced tree's config: the Tree is made when first needed
-        self._digest = None  # the hash of a user hierarchy's table (`trees.digest`)
+        self._digest = None  # the hash of a user hierarchy's table (`Tree.digest`)
         self._deferred_shape = None  # set while loading: see `build_from_config`
         if _is_stored_tree(tree):  # from a config: the tree is known by its hash, or in the weights
             self._num_classes, self._depth, self._digest = _stored_tree(tree)
@@ -160,7 +161,6 @@ class HierarchicalSoftmax(keras.layers.Layer):
         self.use_bias = _validation.boolean("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self._levels = None  # (tree, tables) for log_probs, made on first use
 
     # -- the tree ------------------------------------------------------------------
 
@@ -516,26 +516,18 @@ class HierarchicalSoftmax(keras.layers.Layer):
             name = config.get("name") if isinstance(config, dict) else None
             raise ValueError(f"Cannot load layer {name!r} ({cls.__name__}): {cause}") from cause
 
-    def get_config(self):
-        config = super().get_config()
+    def _argument(self, name):
+        if name != "tree":
+            return super()._argument(name)
         if self._balanced is not None:
-            tree = dict(self._balanced)
-        elif self._tree is None or self._tree.kind == trees.PATHS:
+            return dict(self._balanced)
+        if self._tree is None or self._tree.kind == trees.PATHS:
             # A user hierarchy is named by its hash; its arrays are in the weights.
             tree = {"kind": trees.PATHS, "num_classes": self.num_classes, "depth": self.depth}
             if self._digest is not None:
                 tree["table_sha256"] = self._digest
-        else:
-            tree = self._tree.get_config()
-        config.update(
-            {
-                "tree": tree,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            }
-        )
-        return config
+            return tree
+        return self._tree  # its config, through `_config.serialize`
 
 
 def _layer_labels(labels, hidden):

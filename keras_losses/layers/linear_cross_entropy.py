@@ -10,12 +10,13 @@ import keras
 from keras import ops
 
 from keras_losses import _inputs
+from keras_losses import _config
 from keras_losses import _validation
 from keras_losses.losses import linear as lce
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class LinearCrossEntropyHead(keras.layers.Layer):
+class LinearCrossEntropyHead(_config.Configurable, keras.layers.Layer):
     """A `Dense(units)` output layer whose training path never builds the logits.
 
     `layer(hidden)` gives the logits `(..., units)` in float32, as `Dense(units)`
@@ -180,19 +181,6 @@ class LinearCrossEntropyHead(keras.layers.Layer):
         log_probs = best - ops.expand_dims(top + ops.log(total), -1)
         return ops.reshape(log_probs, shape + [k]), ops.reshape(classes, shape + [k])
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "use_bias": self.use_bias,
-                "chunk_size": self.chunk_size,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            }
-        )
-        return config
 
 
 def _is_pair(inputs):

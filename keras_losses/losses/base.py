@@ -28,22 +28,24 @@ prepares the inputs first, for what Keras gets wrong on its own:
   `replicas * local / global denominator`, so Keras's own reduction then gives every
   replica its exact share of the global mean.
 
-It also writes `get_config()` once for every subclass: each `__init__` argument is
-stored as an attribute of the same name and returned from there.
+Its config and repr follow `_config`: each `__init__` argument is stored as an
+attribute of the same name and returned from there. `call` forwards to the class's
+pure function (`function`) with those arguments; see "Writing a loss class" in
+CONTRIBUTING.md.
 """
-
-import inspect
 
 import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _config
 from keras_losses import _inputs
 from keras_losses import _validation
 
 # Reductions that divide by a denominator, which must be global across replicas.
 _MEANS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 _HALF_DTYPES = ("float16", "bfloat16")
+_COMMON_ARGUMENTS = ("reduction", "name", "dtype")
 
 
 def function_twin(function):
@@ -58,13 +60,15 @@ def function_twin(function):
     return keras.saving.register_keras_serializable(package="keras_losses")(function)
 
 
-class Loss(keras.losses.Loss):
+class Loss(_config.Configurable, keras.losses.Loss):
     """Base class of the losses in `keras_losses.losses`.
 
-    Subclasses implement `call(y_true, y_pred)` returning one value per example (or
-    per position), store every `__init__` argument under its own name, and may
-    override `prepare(y_true, y_pred)` to turn `y_true` into exact values before
-    Keras casts it to the loss dtype.
+    A subclass names its pure function (`function = staticmethod(hinge)`), and its
+    `__init__` stores every argument, validated, under its own name. `call` then
+    returns `function(y_true, y_pred, **hyperparameters())`: one value per example
+    (or per position). A loss that needs more overrides `call`, and may override
+    `prepare(y_true, y_pred)` to turn `y_true` into exact values before Keras casts
+    it to the loss dtype.
 
     What a subclass may set or override:
 
@@ -79,6 +83,7 @@ class Loss(keras.losses.Loss):
       (default `-1`; a loss with an `axis` argument returns it).
     """
 
+    function = None  # the pure function twin: `function = staticmethod(hinge)`
     sparse_labels = False
     per_example = False
 
@@ -135,6 +140,18 @@ class Loss(keras.losses.Loss):
         replicas = ops.cast(_backend.replica_count(), values.dtype)
         return values * ops.stop_gradient(ops.divide_no_nan(replicas * local, total))
 
+    def call(self, y_true, y_pred):
+        return self.function(y_true, y_pred, **self.hyperparameters())
+
+    def hyperparameters(self):
+        """The keyword arguments of `function`: every `__init__` argument but the
+        common `reduction`, `name` and `dtype`."""
+        return {
+            name: getattr(self, name)
+            for name in _config.init_arguments(type(self))
+            if name not in _COMMON_ARGUMENTS
+        }
+
     def prepare(self, y_true, y_pred):
         """Hook run before Keras casts `y_true`; returns `(y_true, y_pred)`."""
         return y_true, y_pred
@@ -185,45 +202,12 @@ class Loss(keras.losses.Loss):
         # per example, which Keras's reduction then multiplies in place (an error).
         return sample_weight * ops.ones(out_shape, sample_weight.dtype)
 
-    # -- configuration -----------------------------------------------------------
+    # -- configuration (`_config`): every `__init__` argument, from its attribute --
 
-    def get_config(self):
-        config = super().get_config()
-        config["dtype"] = _serialize_dtype(self._dtype_argument)
-        for argument in _init_arguments(type(self)):
-            if argument not in config:
-                config[argument] = getattr(self, argument)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(**config)
-
-    def __repr__(self):
-        arguments = ", ".join(
-            f"{key}={value!r}"
-            for key, value in self.get_config().items()
-            if key not in ("name", "dtype")
-        )
-        return f"{type(self).__name__}({arguments})"
-
-
-def _init_arguments(cls):
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return [
-        p.name
-        for p in parameters
-        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-
-
-def _serialize_dtype(dtype):
-    if dtype is None or isinstance(dtype, str):
-        return dtype
-    return keras.saving.serialize_keras_object(dtype)
+    def _argument(self, name):
+        if name == "dtype":  # the argument as given: Keras keeps only the policy
+            return self._dtype_argument
+        return super()._argument(name)
 
 
 def _as_tensor(x):

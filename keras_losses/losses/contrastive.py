@@ -201,8 +201,12 @@ def _tiled(kind, groups, y_pred, across_replicas, tile_size):
     return 0.5 * image_to_text + 0.5 * text_to_image
 
 
-def _check_tile_size(tile_size):
-    return _validation.integer("tile_size", tile_size, minimum=1)
+def _check_arguments(across_replicas, tiled, tile_size):
+    return (
+        _validation.boolean("across_replicas", across_replicas),
+        _validation.boolean("tiled", tiled),
+        _validation.integer("tile_size", tile_size, minimum=1),
+    )
 
 
 # -- pure functions ----------------------------------------------------------------
@@ -253,9 +257,10 @@ def clip_loss(y_true, y_pred, *, across_replicas=False, tiled=False, tile_size=2
         Radford et al., 2021, "Learning Transferable Visual Models From Natural
         Language Supervision", https://arxiv.org/abs/2103.00020
     """
-    if _validation.boolean("tiled", tiled):
+    across_replicas, tiled, tile_size = _check_arguments(across_replicas, tiled, tile_size)
+    if tiled:
         groups = _pair_groups(y_true, across_replicas=across_replicas)
-        return _tiled("clip", groups, y_pred, across_replicas, _check_tile_size(tile_size))
+        return _tiled("clip", groups, y_pred, across_replicas, tile_size)
     y_pred = ops.convert_to_tensor(y_pred)
     matches = _pair_matches(y_true, y_pred, across_replicas=across_replicas)
     return _clip_from_matches(matches, y_pred, across_replicas)
@@ -295,9 +300,10 @@ def siglip_loss(y_true, y_pred, *, across_replicas=False, tiled=False, tile_size
         Zhai et al., 2023, "Sigmoid Loss for Language Image Pre-Training",
         https://arxiv.org/abs/2303.15343
     """
-    if _validation.boolean("tiled", tiled):
+    across_replicas, tiled, tile_size = _check_arguments(across_replicas, tiled, tile_size)
+    if tiled:
         groups = _pair_groups(y_true, across_replicas=across_replicas)
-        return _tiled("siglip", groups, y_pred, across_replicas, _check_tile_size(tile_size))
+        return _tiled("siglip", groups, y_pred, across_replicas, tile_size)
     y_pred = ops.convert_to_tensor(y_pred)
     matches = _pair_matches(y_true, y_pred, across_replicas=across_replicas)
     return _siglip_from_matches(matches, y_pred, across_replicas)
@@ -307,15 +313,9 @@ def siglip_loss(y_true, y_pred, *, across_replicas=False, tiled=False, tile_size
 
 
 class _ContrastiveLoss(Loss):
-    """Pair ids to a match matrix before Keras's float cast; the rest is Keras's."""
+    """Pair ids to a match matrix (or to groups, tiled) before Keras's float cast."""
 
     kind = None  # "clip" or "siglip"
-
-    def __init__(self, across_replicas, tiled, tile_size, reduction, name, dtype):
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
-        self.tiled = _validation.boolean("tiled", tiled)
-        self.tile_size = _check_tile_size(tile_size)
 
     def prepare(self, y_true, y_pred):
         if self.tiled:
@@ -381,7 +381,10 @@ class CLIPLoss(_ContrastiveLoss):
         name="clip_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, tiled, tile_size, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas, self.tiled, self.tile_size = _check_arguments(
+            across_replicas, tiled, tile_size
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -414,4 +417,7 @@ class SigLIPLoss(_ContrastiveLoss):
         name="siglip_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, tiled, tile_size, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas, self.tiled, self.tile_size = _check_arguments(
+            across_replicas, tiled, tile_size
+        )

@@ -52,6 +52,10 @@ def crf_loss(y_true, y_pred):
     return -crf.log_likelihood(emissions, tags, transitions, **keywords)
 
 
+def _check_cost(cost):
+    return _validation.non_negative_float("cost", cost)
+
+
 @keras.saving.register_keras_serializable(package="keras_losses")
 def structured_hinge_loss(y_true, y_pred, *, cost=1.0):
     """Structured SVM loss of the gold tags under the potentials of `y_pred`.
@@ -77,6 +81,7 @@ def structured_hinge_loss(y_true, y_pred, *, cost=1.0):
     >>> print(f"{float(structured_hinge_loss(np.array([[0, 1]]), potentials)[0]):.2f}")
     0.50
     """
+    cost = _check_cost(cost)
     emissions, tags, transitions, keywords = _unpacked(y_true, y_pred)
     return crf.structured_hinge(emissions, tags, transitions, cost=cost, **keywords)
 
@@ -116,11 +121,10 @@ class CRFLoss(_SequenceLoss):
         Probabilistic Models for Segmenting and Labeling Sequence Data".
     """
 
+    function = staticmethod(crf_loss)
+
     def __init__(self, reduction="sum_over_batch_size", name="crf_loss", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        return crf_loss(y_true, y_pred)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -148,9 +152,8 @@ class StructuredHingeLoss(_SequenceLoss):
         Structured and Interdependent Output Variables".
     """
 
+    function = staticmethod(structured_hinge_loss)
+
     def __init__(self, cost=1.0, reduction="sum_over_batch_size", name="structured_hinge_loss", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.cost = _validation.non_negative_float("cost", cost)
-
-    def call(self, y_true, y_pred):
-        return structured_hinge_loss(y_true, y_pred, cost=self.cost)
+        self.cost = _check_cost(cost)

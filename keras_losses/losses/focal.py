@@ -289,6 +289,7 @@ def binary_focal_loss(
     alpha = _check_binary_alpha(alpha)
     label_smoothing = _check_label_smoothing(label_smoothing)
     from_logits = _validation.boolean("from_logits", from_logits)
+    axis = _validation.integer("axis", axis)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     _inputs.check_unit_interval(y_true)  # eager: a label of 2 or -3 would give a negative loss
     if label_smoothing:
@@ -432,6 +433,7 @@ def categorical_focal_loss(
     alpha = _check_class_alpha(alpha)
     label_smoothing = _check_label_smoothing(label_smoothing)
     from_logits = _validation.boolean("from_logits", from_logits)
+    axis = _validation.integer("axis", axis)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     y_true = _move_class_axis_last(y_true, axis)
     y_pred = _move_class_axis_last(y_pred, axis)
@@ -528,6 +530,7 @@ def sparse_categorical_focal_loss(
     alpha = _check_class_alpha(alpha)
     from_logits = _validation.boolean("from_logits", from_logits)
     ignore_class = _validation.integer("ignore_class", ignore_class, allow_none=True)
+    axis = _validation.integer("axis", axis)
     y_pred = _inputs.floats(y_pred)
     if len(y_pred.shape) < 2:
         raise ValueError(
@@ -582,6 +585,8 @@ class BinaryFocalLoss(Loss):
     >>> model.compile(optimizer="adam", loss=BinaryFocalLoss(from_logits=True))
     """
 
+    function = staticmethod(binary_focal_loss)
+
     def class_axis(self):
         return self.axis
 
@@ -603,16 +608,6 @@ class BinaryFocalLoss(Loss):
         self.label_smoothing = _check_label_smoothing(label_smoothing)
         self.axis = _validation.integer("axis", axis)
 
-    def call(self, y_true, y_pred):
-        return binary_focal_loss(
-            y_true,
-            y_pred,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            from_logits=self.from_logits,
-            label_smoothing=self.label_smoothing,
-            axis=self.axis,
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -631,6 +626,8 @@ class CategoricalFocalLoss(Loss):
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     >>> model.compile(optimizer="adam", loss=CategoricalFocalLoss(from_logits=True))
     """
+
+    function = staticmethod(categorical_focal_loss)
 
     def class_axis(self):
         return self.axis
@@ -653,16 +650,6 @@ class CategoricalFocalLoss(Loss):
         self.label_smoothing = _check_label_smoothing(label_smoothing)
         self.axis = _validation.integer("axis", axis)
 
-    def call(self, y_true, y_pred):
-        return categorical_focal_loss(
-            y_true,
-            y_pred,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            from_logits=self.from_logits,
-            label_smoothing=self.label_smoothing,
-            axis=self.axis,
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -685,6 +672,7 @@ class SparseCategoricalFocalLoss(Loss):
     ... )
     """
 
+    function = staticmethod(sparse_categorical_focal_loss)
     sparse_labels = True
 
     def class_axis(self):
@@ -707,14 +695,3 @@ class SparseCategoricalFocalLoss(Loss):
         self.from_logits = _validation.boolean("from_logits", from_logits)
         self.ignore_class = _validation.integer("ignore_class", ignore_class, allow_none=True)
         self.axis = _validation.integer("axis", axis)
-
-    def call(self, y_true, y_pred):
-        return sparse_categorical_focal_loss(
-            y_true,
-            y_pred,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            from_logits=self.from_logits,
-            ignore_class=self.ignore_class,
-            axis=self.axis,
-        )

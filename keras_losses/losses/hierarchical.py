@@ -24,8 +24,17 @@ from keras_losses.losses.base import function_twin
 from keras_losses.losses.base import Loss
 
 
-def _check_ignore_class(ignore_class):
-    return _validation.integer("ignore_class", ignore_class, allow_none=True)
+def _check_arguments(tree, from_path_logits, ignore_class):
+    from_path_logits = _validation.boolean("from_path_logits", from_path_logits)
+    if tree is None and not from_path_logits:
+        raise _validation.invalid(
+            "tree", "a keras_losses.trees.Tree (required unless from_path_logits=True)", tree
+        )
+    return (
+        None if tree is None else trees.as_tree(tree),
+        from_path_logits,
+        _validation.integer("ignore_class", ignore_class, allow_none=True),
+    )
 
 
 def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
@@ -128,10 +137,7 @@ def hierarchical_softmax_loss(
     >>> print(f"{float(loss[0]):.4f}")  # -log(1/4)
     1.3863
     """
-    if not from_path_logits and tree is None:
-        raise ValueError("Node logits need the tree: pass `tree`, or `from_path_logits=True`.")
-    tree = None if tree is None else trees.as_tree(tree)
-    ignore_class = _check_ignore_class(ignore_class)
+    tree, from_path_logits, ignore_class = _check_arguments(tree, from_path_logits, ignore_class)
     terms = _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class)
     loss = _negative_log_likelihood(*terms)
     if ignore_class is not None:
@@ -193,13 +199,9 @@ class HierarchicalSoftmaxLoss(Loss):
         dtype=None,
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.from_path_logits = _validation.boolean("from_path_logits", from_path_logits)
-        self.tree = None if tree is None else trees.as_tree(tree)
-        if self.tree is None and not self.from_path_logits:
-            raise _validation.invalid(
-                "tree", "a keras_losses.trees.Tree (required unless from_path_logits=True)", tree
-            )
-        self.ignore_class = _check_ignore_class(ignore_class)
+        self.tree, self.from_path_logits, self.ignore_class = _check_arguments(
+            tree, from_path_logits, ignore_class
+        )
 
     def prepare(self, y_true, y_pred):
         # Labels become exact per-position weights here, before Keras casts them:
@@ -222,17 +224,6 @@ class HierarchicalSoftmaxLoss(Loss):
         if self.ignore_class is not None:
             _backend.set_mask(loss, ops.logical_not(ignored))
         return loss
-
-    def get_config(self):
-        config = super().get_config()
-        config["tree"] = None if self.tree is None else self.tree.get_config()
-        return config
-
-    def __repr__(self):
-        return (
-            f"{type(self).__name__}(tree={self.tree!r}, from_path_logits={self.from_path_logits}, "
-            f"ignore_class={self.ignore_class!r}, reduction={self.reduction!r})"
-        )
 
 
 def _check_rank(logits, expected):

@@ -18,6 +18,10 @@ CRAMMER_SINGER = "crammer_singer"
 VARIANTS = (WESTON_WATKINS, CRAMMER_SINGER)
 
 
+def _check_margin(margin):
+    return _validation.non_negative_float("margin", margin)
+
+
 def _signed_labels(y_true):
     # Labels in {0, 1} or {-1, 1}: 0 stands for the negative class.
     return ops.where(ops.equal(y_true, 0), ops.cast(-1, y_true.dtype), y_true)
@@ -42,6 +46,7 @@ def hinge(y_true, y_pred, *, margin=1.0):
     >>> print(f"{float(loss[0]):.2f}")  # (0.7 + 0) / 2
     0.35
     """
+    margin = _check_margin(margin)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     return ops.mean(ops.relu(margin - _signed_labels(y_true) * y_pred), axis=-1)
 
@@ -60,6 +65,7 @@ def squared_hinge(y_true, y_pred, *, margin=1.0):
     >>> print(f"{float(loss[0]):.3f}")  # (0.7**2 + 0) / 2
     0.245
     """
+    margin = _check_margin(margin)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     return ops.mean(ops.square(ops.relu(margin - _signed_labels(y_true) * y_pred)), axis=-1)
 
@@ -79,8 +85,12 @@ def _multiclass_hinge_from_one_hot(one_hot, scores, margin, squared, variant):
     return ops.square(violation) if squared else violation
 
 
-def _check_variant(variant):
-    return _validation.one_of("variant", variant, VARIANTS)
+def _check_multiclass(margin, squared, variant):
+    return (
+        _check_margin(margin),
+        _validation.boolean("squared", squared),
+        _validation.one_of("variant", variant, VARIANTS),
+    )
 
 
 @function_twin
@@ -118,7 +128,7 @@ def multiclass_hinge(y_true, y_pred, *, margin=1.0, squared=False, variant=WESTO
         recognition". Crammer and Singer, 2001, "On the algorithmic implementation
         of multiclass kernel-based vector machines". CS231n, "Linear classification".
     """
-    _check_variant(variant)
+    margin, squared, variant = _check_multiclass(margin, squared, variant)
     y_true, y_pred = _inputs.dense_pair(y_true, y_pred)
     return _multiclass_hinge_from_one_hot(y_true, y_pred, margin, squared, variant)
 
@@ -143,7 +153,7 @@ def sparse_multiclass_hinge(
     >>> print(f"{float(sparse_multiclass_hinge(np.array([0]), scores)[0]):.1f}")
     2.9
     """
-    _check_variant(variant)
+    margin, squared, variant = _check_multiclass(margin, squared, variant)
     y_pred = _inputs.floats(y_pred)
     if len(y_pred.shape) < 2:
         raise ValueError(
@@ -158,16 +168,8 @@ def sparse_multiclass_hinge(
     return ops.where(valid, losses, float("nan"))
 
 
-class _HingeBase(Loss):
-    """Stores and checks `margin` for the binary hinge losses."""
-
-    def __init__(self, margin, reduction, name, dtype):
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.margin = _validation.non_negative_float("margin", margin)
-
-
 @keras.saving.register_keras_serializable(package="keras_losses")
-class Hinge(_HingeBase):
+class Hinge(Loss):
     """Binary hinge loss `max(0, margin - y * s)`, averaged over the last axis.
 
     See `hinge`. At `margin=1` equals `keras.losses.Hinge`.
@@ -179,42 +181,33 @@ class Hinge(_HingeBase):
     >>> model.compile(optimizer="sgd", loss=Hinge())
     """
 
-    def __init__(self, margin=1.0, reduction="sum_over_batch_size", name="hinge", dtype=None):
-        super().__init__(margin, reduction, name, dtype)
+    function = staticmethod(hinge)
 
-    def call(self, y_true, y_pred):
-        return hinge(y_true, y_pred, margin=self.margin)
+    def __init__(self, margin=1.0, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.margin = _check_margin(margin)
+
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class SquaredHinge(_HingeBase):
+class SquaredHinge(Loss):
     """Squared binary hinge loss `max(0, margin - y * s)**2`, averaged over the last axis.
 
     See `squared_hinge`. At `margin=1` equals `keras.losses.SquaredHinge`.
     """
 
+    function = staticmethod(squared_hinge)
+
     def __init__(
         self, margin=1.0, reduction="sum_over_batch_size", name="squared_hinge", dtype=None
     ):
-        super().__init__(margin, reduction, name, dtype)
-
-    def call(self, y_true, y_pred):
-        return squared_hinge(y_true, y_pred, margin=self.margin)
-
-
-class _MulticlassHingeBase(Loss):
-    def __init__(self, margin, squared, variant, reduction, name, dtype):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.margin = _validation.non_negative_float("margin", margin)
-        self.squared = _validation.boolean("squared", squared)
-        self.variant = _check_variant(variant)
+        self.margin = _check_margin(margin)
 
-    def _hyperparameters(self):
-        return {"margin": self.margin, "squared": self.squared, "variant": self.variant}
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class MulticlassHinge(_MulticlassHingeBase):
+class MulticlassHinge(Loss):
     """Multiclass SVM loss on one-hot labels, Weston-Watkins or Crammer-Singer.
 
     See `multiclass_hinge` for the formulas. Weston-Watkins equals the CS231n
@@ -229,6 +222,8 @@ class MulticlassHinge(_MulticlassHingeBase):
     >>> model.compile(optimizer="sgd", loss=MulticlassHinge(margin=1.0))
     """
 
+    function = staticmethod(multiclass_hinge)
+
     def __init__(
         self,
         margin=1.0,
@@ -238,19 +233,19 @@ class MulticlassHinge(_MulticlassHingeBase):
         name="multiclass_hinge",
         dtype=None,
     ):
-        super().__init__(margin, squared, variant, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.margin, self.squared, self.variant = _check_multiclass(margin, squared, variant)
 
-    def call(self, y_true, y_pred):
-        return multiclass_hinge(y_true, y_pred, **self._hyperparameters())
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class SparseMulticlassHinge(_MulticlassHingeBase):
+class SparseMulticlassHinge(Loss):
     """`MulticlassHinge` with integer class labels `(batch, ...)`.
 
     See `sparse_multiclass_hinge`, including what an out-of-range label does.
     """
 
+    function = staticmethod(sparse_multiclass_hinge)
     sparse_labels = True
 
     def __init__(
@@ -262,7 +257,5 @@ class SparseMulticlassHinge(_MulticlassHingeBase):
         name="sparse_multiclass_hinge",
         dtype=None,
     ):
-        super().__init__(margin, squared, variant, reduction, name, dtype)
-
-    def call(self, y_true, y_pred):
-        return sparse_multiclass_hinge(y_true, y_pred, **self._hyperparameters())
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.margin, self.squared, self.variant = _check_multiclass(margin, squared, variant)

@@ -624,11 +624,8 @@ def supervised_contrastive_loss(y_true, y_pred, *, temperature=0.1, across_repli
 
 
 class _MiningLoss(Loss):
-    """Class ids to the exact same-class matrix before Keras's float cast."""
-
-    def __init__(self, across_replicas, reduction, name, dtype):
-        super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
+    """Class ids to the exact same-class matrix before Keras's float cast: `function`
+    takes that matrix in place of `y_true`."""
 
     def prepare(self, y_true, y_pred):
         return _same_class(y_true, y_pred, across_replicas=self.across_replicas), y_pred
@@ -655,6 +652,8 @@ class TripletLoss(_MiningLoss):
     >>> model.compile(optimizer="adam", loss=TripletLoss(margin=0.5))  # y: class ids
     """
 
+    function = staticmethod(_triplet_from_same)
+
     def __init__(
         self,
         margin=1.0,
@@ -666,17 +665,12 @@ class TripletLoss(_MiningLoss):
         name="triplet_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self.margin, self.mining, self.distance, self.soft = _check_triplet_arguments(
             margin, mining, distance, soft
         )
 
-    def call(self, y_true, y_pred):
-        # y_true is the same-class matrix made in prepare() from the ids.
-        return _triplet_from_same(
-            y_true, y_pred, self.margin, self.mining, self.distance, self.soft,
-            self.across_replicas,
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -696,14 +690,14 @@ class ContrastivePairLoss(Loss):
     0.621667
     """
 
+    function = staticmethod(contrastive_pair_loss)
+
     def __init__(
         self, margin=1.0, reduction="sum_over_batch_size", name="contrastive_pair_loss", dtype=None
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.margin = _validation.non_negative_float("margin", margin)
 
-    def call(self, y_true, y_pred):
-        return contrastive_pair_loss(y_true, y_pred, margin=self.margin)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -723,6 +717,8 @@ class NPairsLoss(Loss):
     >>> model.compile(optimizer="adam", loss=NPairsLoss())  # y: class ids
     """
 
+    function = staticmethod(_npairs_from_matches)
+
     def __init__(
         self, across_replicas=False, reduction="sum_over_batch_size", name="npairs_loss", dtype=None
     ):
@@ -732,8 +728,6 @@ class NPairsLoss(Loss):
     def prepare(self, y_true, y_pred):
         return _pair_matches(y_true, y_pred, across_replicas=self.across_replicas), y_pred
 
-    def call(self, y_true, y_pred):
-        return _npairs_from_matches(y_true, y_pred, self.across_replicas)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -750,6 +744,8 @@ class LiftedStructLoss(_MiningLoss):
     >>> model.compile(optimizer="adam", loss=LiftedStructLoss(margin=1.0))
     """
 
+    function = staticmethod(_lifted_from_same)
+
     def __init__(
         self,
         margin=1.0,
@@ -758,11 +754,10 @@ class LiftedStructLoss(_MiningLoss):
         name="lifted_struct_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self.margin = _validation.non_negative_float("margin", margin)
 
-    def call(self, y_true, y_pred):
-        return _lifted_from_same(y_true, y_pred, self.margin, self.across_replicas)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -779,6 +774,8 @@ class MultiSimilarityLoss(_MiningLoss):
     >>> model.compile(optimizer="adam", loss=MultiSimilarityLoss())
     """
 
+    function = staticmethod(_multi_similarity_from_same)
+
     def __init__(
         self,
         alpha=2.0,
@@ -790,15 +787,12 @@ class MultiSimilarityLoss(_MiningLoss):
         name="multi_similarity_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self.alpha, self.beta, self.base, self.epsilon = _check_multi_similarity_arguments(
             alpha, beta, base, epsilon
         )
 
-    def call(self, y_true, y_pred):
-        return _multi_similarity_from_same(
-            y_true, y_pred, self.alpha, self.beta, self.base, self.epsilon, self.across_replicas
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -815,6 +809,8 @@ class SupervisedContrastiveLoss(_MiningLoss):
     >>> model.compile(optimizer="adam", loss=SupervisedContrastiveLoss(temperature=0.1))
     """
 
+    function = staticmethod(_supervised_contrastive_from_same)
+
     def __init__(
         self,
         temperature=0.1,
@@ -823,10 +819,6 @@ class SupervisedContrastiveLoss(_MiningLoss):
         name="supervised_contrastive_loss",
         dtype=None,
     ):
-        super().__init__(across_replicas, reduction, name, dtype)
+        super().__init__(reduction=reduction, name=name, dtype=dtype)
+        self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self.temperature = _validation.positive_float("temperature", temperature)
-
-    def call(self, y_true, y_pred):
-        return _supervised_contrastive_from_same(
-            y_true, y_pred, self.temperature, self.across_replicas
-        )

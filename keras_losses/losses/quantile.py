@@ -126,9 +126,8 @@ class PinballLoss(Loss):
     >>> model.compile(optimizer="adam", loss=PinballLoss(quantiles=[0.1, 0.5, 0.9]))
     """
 
+    function = staticmethod(pinball_loss)
+
     def __init__(self, quantiles=0.5, reduction="sum_over_batch_size", name="pinball_loss", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.quantiles = _check_quantiles(quantiles)
-
-    def call(self, y_true, y_pred):
-        return pinball_loss(y_true, y_pred, quantiles=self.quantiles)

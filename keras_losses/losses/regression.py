@@ -58,6 +58,8 @@ class MeanSquaredLogarithmicError(Loss):
     >>> model.compile(optimizer="adam", loss=MeanSquaredLogarithmicError())
     """
 
+    function = staticmethod(mean_squared_logarithmic_error)
+
     def __init__(
         self,
         reduction="sum_over_batch_size",
@@ -65,6 +67,3 @@ class MeanSquaredLogarithmicError(Loss):
         dtype=None,
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        return mean_squared_logarithmic_error(y_true, y_pred)

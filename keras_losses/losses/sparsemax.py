@@ -121,6 +121,8 @@ class SparsemaxLoss(Loss):
     >>> # predict: keras.ops.sparsemax(model(x)) gives sparse probabilities
     """
 
+    function = staticmethod(sparsemax_loss)
+
     def class_axis(self):
         return self.axis
 
@@ -131,6 +133,3 @@ class SparsemaxLoss(Loss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = _check_from_logits(from_logits)
         self.axis = _validation.integer("axis", axis)
-
-    def call(self, y_true, y_pred):
-        return sparsemax_loss(y_true, y_pred, from_logits=self.from_logits, axis=self.axis)

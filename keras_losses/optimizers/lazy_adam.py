@@ -4,11 +4,12 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _config
 from keras_losses import _validation
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class LazyAdam(keras.optimizers.Optimizer):
+class LazyAdam(_config.Configurable, keras.optimizers.Optimizer):
     """Adam that updates only the rows of a table that a step's gradient touches.
 
     A gradient that names its rows (a `tf.IndexedSlices` on TensorFlow, a sparse COO
@@ -146,11 +147,6 @@ class LazyAdam(keras.optimizers.Optimizer):
             g if rows is None else _backend.row_sparse(rows, g, grad.shape)
             for (rows, _), g, grad in zip(pieces, values, grads)
         ]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
-        return config
 
 
 def _norm(x):

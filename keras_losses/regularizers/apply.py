@@ -14,6 +14,7 @@ import warnings
 import keras
 
 from keras_losses import _backend
+from keras_losses import _validation
 
 # The config entry that holds each kind of weight's regularizer.
 _KERNEL_KEYS = ("kernel_regularizer", "embeddings_regularizer")
@@ -109,11 +110,11 @@ def _regularizer(name, value):
     if isinstance(value, dict):
         value = keras.regularizers.deserialize(value)
     if not isinstance(value, keras.regularizers.Regularizer):
-        raise ValueError(
-            f"Invalid value for argument `{name}`: expected a "
-            "keras.regularizers.Regularizer instance (such as "
-            "keras_losses.regularizers.L2(1e-4)), its serialized dict, or None. "
-            f"Received: {name}={value!r}"
+        raise _validation.invalid(
+            name,
+            "a keras.regularizers.Regularizer instance (such as "
+            "keras_losses.regularizers.L2(1e-4)), its serialized dict, or None",
+            value,
         )
     return value
 
@@ -128,9 +129,8 @@ def _check_layer_types(layer_types):
         or not layer_types
         or not all(isinstance(t, type) and issubclass(t, keras.layers.Layer) for t in layer_types)
     ):
-        raise ValueError(
-            "Invalid value for argument `layer_types`: expected a keras.layers.Layer "
-            f"subclass or a non-empty tuple of them. Received: layer_types={layer_types!r}"
+        raise _validation.invalid(
+            "layer_types", "a keras.layers.Layer subclass or a non-empty tuple of them", layer_types
         )
     return tuple(layer_types)
 

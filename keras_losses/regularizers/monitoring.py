@@ -25,6 +25,8 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _config
+from keras_losses import _validation
 
 
 def _loss_object(loss):
@@ -34,10 +36,7 @@ def _loss_object(loss):
         return resolved
     if callable(resolved):  # a plain function: reduced the way `compile` reduces it
         return _FunctionLoss(resolved)
-    raise ValueError(
-        "Invalid value for argument `loss`: expected a Keras loss (an object, its "
-        f"name or a loss function). Received: loss={loss!r}"
-    )
+    raise _validation.invalid("loss", "a Keras loss (an object, its name or a loss function)", loss)
 
 
 class _FunctionLoss(keras.losses.Loss):
@@ -52,7 +51,7 @@ class _FunctionLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class DataLoss(keras.metrics.Mean):
+class DataLoss(_config.Configurable, keras.metrics.Mean):
     """The compiled loss without the penalties, as a metric: logged as `data_loss`.
 
     Pass the same loss as to `compile`, in `weighted_metrics` (Keras gives sample
@@ -94,22 +93,9 @@ class DataLoss(keras.metrics.Mean):
         batch = ops.cast(ops.shape(keras.tree.flatten(y_pred)[0])[0], self.dtype)
         super().update_state(value, sample_weight=batch)
 
-    def get_config(self):
-        loss = self.loss
-        if not isinstance(loss, str):
-            loss = keras.losses.serialize(loss)
-        return {"loss": loss, "name": self.name, "dtype": self.dtype}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config["loss"], dict):
-            config["loss"] = keras.losses.deserialize(config["loss"])
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class LogRegularizationLoss(keras.callbacks.Callback):
+class LogRegularizationLoss(_config.Configurable, keras.callbacks.Callback):
     """Adds `regularization_loss = loss - data_loss` to the epoch logs of `fit`.
 
     Needs `DataLoss` among the compiled metrics. At the end of every epoch the
@@ -141,8 +127,8 @@ class LogRegularizationLoss(keras.callbacks.Callback):
 
     def __init__(self, data_loss="data_loss", name="regularization_loss"):
         super().__init__()
-        self.data_loss = _name("data_loss", data_loss)
-        self.name = _name("name", name)
+        self.data_loss = _validation.non_empty_string("data_loss", data_loss)
+        self.name = _validation.non_empty_string("name", name)
 
     @property
     def async_safe(self):  # reads the logs at the end of an epoch only
@@ -164,18 +150,3 @@ class LogRegularizationLoss(keras.callbacks.Callback):
         if logs is not None and "val_loss" in logs:
             self._add(logs, "val_")
 
-    def get_config(self):
-        return {"data_loss": self.data_loss, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-def _name(argument, value):
-    if not isinstance(value, str) or not value:
-        raise ValueError(
-            f"Invalid value for argument `{argument}`: expected a non-empty string. "
-            f"Received: {argument}={value!r}"
-        )
-    return value

@@ -18,6 +18,7 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
+from keras_losses import _config
 from keras_losses import _inputs
 from keras_losses import _validation
 
@@ -80,21 +81,8 @@ def _norm(x, axis):
     return ops.squeeze(norm, axis=axis)
 
 
-class _Penalty(keras.regularizers.Regularizer):
-    """Shared `get_config`/`__repr__`: every `__init__` argument, from its attribute."""
-
-    _arguments = ()
-
-    def get_config(self):
-        return {name: getattr(self, name) for name in self._arguments}
-
-    def __repr__(self):
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
-
-
 @keras.saving.register_keras_serializable(package="keras_losses")
-class L1(_Penalty):
+class L1(_config.Configurable, keras.regularizers.Regularizer):
     """L1 weight penalty (lasso): `l1 * sum(abs(w))`.
 
     Pushes individual weights to exactly zero (sparse weights). The same value as
@@ -113,8 +101,6 @@ class L1(_Penalty):
     0.35
     """
 
-    _arguments = ("l1",)
-
     def __init__(self, l1=0.01):
         self.l1 = _validation.non_negative_float("l1", l1)
 
@@ -124,7 +110,7 @@ class L1(_Penalty):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class L2(_Penalty):
+class L2(_config.Configurable, keras.regularizers.Regularizer):
     """L2 weight penalty (ridge, weight decay): `l2 * sum(w**2)`, or half of it.
 
     With `half=False` (the default) this is `keras.regularizers.L2`. With
@@ -147,8 +133,6 @@ class L2(_Penalty):
     0.525 0.2625
     """
 
-    _arguments = ("l2", "half")
-
     def __init__(self, l2=0.01, half=False):
         self.l2 = _validation.non_negative_float("l2", l2)
         self.half = _validation.boolean("half", half)
@@ -160,7 +144,7 @@ class L2(_Penalty):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class ElasticNet(_Penalty):
+class ElasticNet(_config.Configurable, keras.regularizers.Regularizer):
     """Elastic net: `l1 * sum(abs(w)) + l2 * sum(w**2)`.
 
     Sparse like L1 while keeping groups of correlated weights together like L2.
@@ -186,8 +170,6 @@ class ElasticNet(_Penalty):
         elastic net".
     """
 
-    _arguments = ("l1", "l2")
-
     def __init__(self, l1=0.01, l2=0.01):
         self.l1 = _validation.non_negative_float("l1", l1)
         self.l2 = _validation.non_negative_float("l2", l2)
@@ -200,7 +182,7 @@ class ElasticNet(_Penalty):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class MaxNormPenalty(_Penalty):
+class MaxNormPenalty(_config.Configurable, keras.regularizers.Regularizer):
     """Soft max-norm: `strength * sum(max(0, norm(w, axis) - max_value)**2)`.
 
     Zero while every norm along `axis` stays within `max_value`; beyond it, a
@@ -235,8 +217,6 @@ class MaxNormPenalty(_Penalty):
         from overfitting", JMLR 15 (max-norm regularization).
     """
 
-    _arguments = ("max_value", "strength", "axis")
-
     def __init__(self, max_value=3.0, strength=0.01, axis=0):
         self.max_value = _validation.non_negative_float("max_value", max_value)
         self.strength = _validation.non_negative_float("strength", strength)
@@ -252,7 +232,7 @@ class MaxNormPenalty(_Penalty):
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
-class GroupLasso(_Penalty):
+class GroupLasso(_config.Configurable, keras.regularizers.Regularizer):
     """Group lasso: `strength * sum(norm(w, axis))`, one Euclidean norm per group.
 
     A group is a slice of the weight along the axes not in `axis`. With the
@@ -284,8 +264,6 @@ class GroupLasso(_Penalty):
         Yuan and Lin, 2006, "Model selection and estimation in regression with
         grouped variables", JRSS B 68(1).
     """
-
-    _arguments = ("strength", "axis")
 
     def __init__(self, strength=0.01, axis=1):
         self.strength = _validation.non_negative_float("strength", strength)

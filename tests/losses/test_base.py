@@ -134,7 +134,7 @@ class TestSubclassing:
 
         loss = Scaled(scale=3.0, dtype="float16")
         assert loss.get_config() == {"name": "scaled", "reduction": "sum_over_batch_size", "dtype": "float16", "scale": 3.0}
-        assert repr(loss) == "Scaled(reduction='sum_over_batch_size', scale=3.0)"
+        assert repr(loss) == "Scaled(scale=3.0, dtype='float16')"  # the non-default arguments
 
 
 # -- issue 12 ------------------------------------------------------------------------

@@ -558,3 +558,13 @@ def test_tiled_form_under_jax_data_parallel_equals_dense_on_one_device():
             np.testing.assert_allclose(tiled, dense, rtol=1e-5, atol=1e-5, err_msg=run["loss"])
             moved = max(moved, np.max(np.abs(np.array(dense) - np.array(initial))))
         assert moved > 0.1, "the weights barely moved: the comparison would prove little"
+
+
+@pytest.mark.parametrize("twin", [clip_loss, siglip_loss])
+@pytest.mark.parametrize(
+    "argument,value", [("tile_size", 0), ("tile_size", 2.5), ("tiled", 1), ("across_replicas", "yes")]
+)
+def test_functions_check_every_argument(twin, argument, value):
+    """Untiled too, the functions check what the classes check (`_validation`'s rule)."""
+    with pytest.raises(ValueError, match=f"Invalid value for argument `{argument}`"):
+        twin(np.arange(3), np.zeros((3, 3), "float32"), **{argument: value})

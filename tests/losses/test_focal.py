@@ -581,3 +581,18 @@ class TestIssue12:
         np.testing.assert_array_equal(loss(np.array([[1.0, 0.0, 0.0]]), y_pred), [0.0])
         _, grad = harness.value_and_grad(lambda x: loss(np.array([[1.0, 0.0, 0.0]], "float32"), x), y_pred)
         assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("axis", [1.5, "x", None, True])
+def test_functions_check_axis(axis):
+    """`axis` is checked by the functions as by the classes (`_validation`'s rule)."""
+    logits = np.zeros((2, 3), "float32")
+    one_hot = np.eye(3, dtype="float32")[[0, 1]]
+    calls = [
+        lambda: binary_focal_loss(one_hot, logits, axis=axis),
+        lambda: categorical_focal_loss(one_hot, logits, axis=axis),
+        lambda: sparse_categorical_focal_loss(np.array([0, 1]), logits, axis=axis),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="Invalid value for argument `axis`"):
+            call()

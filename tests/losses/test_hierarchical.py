@@ -216,8 +216,10 @@ class TestHierarchicalSoftmaxLoss:
     def test_tree_is_required_for_node_logits(self):
         with pytest.raises(ValueError, match="Invalid value for argument `tree`"):
             HierarchicalSoftmaxLoss()
-        with pytest.raises(ValueError, match="need the tree"):
-            hierarchical_softmax_loss(self.labels, self.logits)
+        with pytest.raises(ValueError, match="Invalid value for argument `tree`"):
+            hierarchical_softmax_loss(self.labels, self.logits)  # the same check as the class
+        with pytest.raises(ValueError, match="Invalid value for argument `from_path_logits`"):
+            hierarchical_softmax_loss(self.labels, self.logits, tree=HUFFMAN, from_path_logits=1)
 
     @pytest.mark.parametrize(
         "kwargs,name",

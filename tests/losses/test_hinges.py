@@ -223,3 +223,22 @@ class TestSparseMulticlassHinge:
             SparseMulticlassHinge(dtype="float16")(np.array([0, 2999]), scores)
         # float32 (the default, also under mixed precision) holds them exactly
         SparseMulticlassHinge()(np.array([0, 2999]), scores)
+
+
+class TestFunctionArguments:
+    """The functions check their hyperparameters as the classes do (`_validation`'s rule)."""
+
+    @pytest.mark.parametrize("function", [hinge, squared_hinge, multiclass_hinge])
+    @pytest.mark.parametrize("margin", [-1, float("nan"), "1"])
+    def test_invalid_margin(self, function, margin):
+        with pytest.raises(ValueError, match="Invalid value for argument `margin`"):
+            function(np.array([[1.0, 0.0]]), np.array([[0.3, -2.0]]), margin=margin)
+
+    def test_sparse_invalid_margin(self):
+        with pytest.raises(ValueError, match="Invalid value for argument `margin`"):
+            sparse_multiclass_hinge(np.array([0]), np.array([[0.3, -2.0]]), margin=-1)
+
+    @pytest.mark.parametrize("squared", [1, "yes", None])
+    def test_invalid_squared(self, squared):
+        with pytest.raises(ValueError, match="Invalid value for argument `squared`"):
+            multiclass_hinge(np.array([[1.0, 0.0]]), np.array([[0.3, -2.0]]), squared=squared)
