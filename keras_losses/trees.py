@@ -372,6 +372,11 @@ def gather_paths(table, labels):
     return nodes, ops.where(on_path, ops.sign(entries), 0), on_path
 
 
+def signed_table(tree):
+    """`tree.signed_table`, as 0.1.0 exposed it (kept so its callers keep working)."""
+    return tree.signed_table
+
+
 def as_tree(tree, name="tree"):
     """`tree` as a `Tree`: a `Tree` is returned as it is, a config dict is rebuilt."""
     if isinstance(tree, Tree):

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import strategies as st
 
 from keras_losses import _backend
+from keras_losses import trees
 from keras_losses.testing.reference import hierarchical as reference
 from keras_losses.trees import Tree
 from keras_losses.trees import gather_paths
@@ -353,3 +354,8 @@ class TestConfig:
 
     def test_repr(self):
         assert repr(Tree.balanced(4)) == "Tree(kind='balanced', num_classes=4, depth=2, mean_path_length=2.00)"
+
+
+def test_signed_table_function_of_0_1_0_still_gives_the_table():
+    tree = Tree.balanced(5)
+    assert trees.signed_table(tree) is tree.signed_table

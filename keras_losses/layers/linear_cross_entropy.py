@@ -182,7 +182,6 @@ class LinearCrossEntropyHead(_config.Configurable, keras.layers.Layer):
         return ops.reshape(log_probs, shape + [k]), ops.reshape(classes, shape + [k])
 
 
-
 def _is_pair(inputs):
     return isinstance(inputs, (list, tuple)) and len(inputs) == 2 and not isinstance(
         inputs[0], (int, type(None))

@@ -52,7 +52,6 @@ def _logits_shape_error(y_true_shape, y_pred_shape, expected):
     )
 
 
-
 def _pair_matches(y_true, y_pred, *, across_replicas=False):
     """The exact 0/1 matrix of matching pairs: 1 where two examples' ids are equal.
 

@@ -587,9 +587,6 @@ class BinaryFocalLoss(Loss):
 
     function = staticmethod(binary_focal_loss)
 
-    def class_axis(self):
-        return self.axis
-
     def __init__(
         self,
         gamma=2.0,
@@ -608,6 +605,8 @@ class BinaryFocalLoss(Loss):
         self.label_smoothing = _check_label_smoothing(label_smoothing)
         self.axis = _validation.integer("axis", axis)
 
+    def class_axis(self):
+        return self.axis
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -629,9 +628,6 @@ class CategoricalFocalLoss(Loss):
 
     function = staticmethod(categorical_focal_loss)
 
-    def class_axis(self):
-        return self.axis
-
     def __init__(
         self,
         gamma=2.0,
@@ -650,6 +646,8 @@ class CategoricalFocalLoss(Loss):
         self.label_smoothing = _check_label_smoothing(label_smoothing)
         self.axis = _validation.integer("axis", axis)
 
+    def class_axis(self):
+        return self.axis
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -675,9 +673,6 @@ class SparseCategoricalFocalLoss(Loss):
     function = staticmethod(sparse_categorical_focal_loss)
     sparse_labels = True
 
-    def class_axis(self):
-        return self.axis
-
     def __init__(
         self,
         gamma=2.0,
@@ -695,3 +690,6 @@ class SparseCategoricalFocalLoss(Loss):
         self.from_logits = _validation.boolean("from_logits", from_logits)
         self.ignore_class = _validation.integer("ignore_class", ignore_class, allow_none=True)
         self.axis = _validation.integer("axis", axis)
+
+    def class_axis(self):
+        return self.axis

@@ -188,7 +188,6 @@ class Hinge(Loss):
         self.margin = _check_margin(margin)
 
 
-
 @keras.saving.register_keras_serializable(package="keras_losses")
 class SquaredHinge(Loss):
     """Squared binary hinge loss `max(0, margin - y * s)**2`, averaged over the last axis.
@@ -203,7 +202,6 @@ class SquaredHinge(Loss):
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.margin = _check_margin(margin)
-
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -235,7 +233,6 @@ class MulticlassHinge(Loss):
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.margin, self.squared, self.variant = _check_multiclass(margin, squared, variant)
-
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")

@@ -672,7 +672,6 @@ class TripletLoss(_MiningLoss):
         )
 
 
-
 @keras.saving.register_keras_serializable(package="keras_losses")
 class ContrastivePairLoss(Loss):
     """Contrastive loss on pair distances (Hadsell et al. 2006, TFA `ContrastiveLoss`).
@@ -697,7 +696,6 @@ class ContrastivePairLoss(Loss):
     ):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.margin = _validation.non_negative_float("margin", margin)
-
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -729,7 +727,6 @@ class NPairsLoss(Loss):
         return _pair_matches(y_true, y_pred, across_replicas=self.across_replicas), y_pred
 
 
-
 @keras.saving.register_keras_serializable(package="keras_losses")
 class LiftedStructLoss(_MiningLoss):
     """Lifted structured loss (Oh Song et al. 2016, TFA `LiftedStructLoss`).
@@ -757,7 +754,6 @@ class LiftedStructLoss(_MiningLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.across_replicas = _validation.boolean("across_replicas", across_replicas)
         self.margin = _validation.non_negative_float("margin", margin)
-
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
@@ -792,7 +788,6 @@ class MultiSimilarityLoss(_MiningLoss):
         self.alpha, self.beta, self.base, self.epsilon = _check_multi_similarity_arguments(
             alpha, beta, base, epsilon
         )
-
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")

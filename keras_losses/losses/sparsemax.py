@@ -123,9 +123,6 @@ class SparsemaxLoss(Loss):
 
     function = staticmethod(sparsemax_loss)
 
-    def class_axis(self):
-        return self.axis
-
     def __init__(
         self, from_logits=True, axis=-1, reduction="sum_over_batch_size", name="sparsemax_loss",
         dtype=None,
@@ -133,3 +130,6 @@ class SparsemaxLoss(Loss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         self.from_logits = _check_from_logits(from_logits)
         self.axis = _validation.integer("axis", axis)
+
+    def class_axis(self):
+        return self.axis
