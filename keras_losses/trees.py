@@ -1,4 +1,4 @@
-"""Binary class trees for the hierarchical softmax, in plain NumPy.
+"""Binary class trees for the hierarchical softmax (plain NumPy), and their decoder.
 
 A `Tree` puts `num_classes` classes at the leaves of a binary tree with
 `num_nodes = num_classes - 1` internal nodes. Each internal node holds one logit
