@@ -26,6 +26,8 @@ import functools
 import inspect
 import sys
 
+import numpy as np
+
 
 @functools.lru_cache(maxsize=None)
 def init_parameters(cls):
@@ -120,16 +122,28 @@ def call_repr(obj, values):
     """`Name(argument=value, ...)` for the `values` that differ from their defaults."""
     defaults = {p.name: p.default for p in init_parameters(type(obj))}
     shown = ", ".join(
-        f"{name}={value!r}"
+        f"{name}={_shown(value)}"
         for name, value in values.items()
         if not _same(value, defaults.get(name, inspect.Parameter.empty))
     )
     return f"{type(obj).__name__}({shown})"
 
 
+def _from_float32(value):
+    """Whether `value` is a Python float read from a float32 (an optimizer's learning rate)."""
+    return isinstance(value, float) and float(np.float32(value)) == value
+
+
+def _shown(value):
+    # a float32 shows as the shortest decimal that is that float32: 0.001, not 0.0010000000474974513
+    return str(np.float32(value)) if _from_float32(value) else repr(value)
+
+
 def _same(value, default):
     if default is inspect.Parameter.empty:
         return False
+    if _from_float32(value) and isinstance(default, float):
+        return np.float32(value) == np.float32(default)
     try:
         return bool(value == default)
     except ValueError:  # an array of several values

@@ -79,6 +79,13 @@ class TestRepr:
         assert repr(Box(init="ones")).startswith("Box(init=<keras.src.initializers")
         assert repr(Scaled(reduction="sum", dtype="float16")) == "Scaled(reduction='sum', dtype='float16')"
 
+    def test_float32_values_show_as_written(self):
+        # an optimizer keeps its learning rate in float32: 1e-3 reads back 0.0010000000474974513
+        from keras_losses.optimizers import LazyAdam
+
+        assert repr(LazyAdam(learning_rate=0.001)) == "LazyAdam()"
+        assert repr(LazyAdam(learning_rate=0.01)) == "LazyAdam(learning_rate=0.01)"
+
     def test_objects_show_as_themselves(self):
         assert repr(Box(tree=Tree.balanced(4))) == (
             "Box(tree=Tree(kind='balanced', num_classes=4, depth=2, mean_path_length=2.00))"
