@@ -22,6 +22,14 @@ def invalid(name, expected, value):
     )
 
 
+def invalid_shape(name, expected, shape):
+    """The `ValueError` for tensor argument `name` of the wrong shape, in the same form."""
+    return ValueError(
+        f"Invalid value for argument `{name}`: expected {expected}. "
+        f"Received shape {tuple(shape)}."
+    )
+
+
 def _real(name, value, expected, accept):
     """`value` as a float when it is a finite real number that `accept`s, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

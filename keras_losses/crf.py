@@ -75,15 +75,14 @@ class _Chain:
     def __init__(self, emissions, transitions, start_transitions, end_transitions, mask, tags=None):
         emissions = ops.convert_to_tensor(emissions)
         if len(emissions.shape) != 3:
-            raise ValueError(
-                "Invalid value for argument `emissions`: expected a tensor of shape (batch, T, "
-                f"num_tags). Received shape {tuple(emissions.shape)}."
+            raise _validation.invalid_shape(
+                "emissions", "a tensor of shape (batch, T, num_tags)", emissions.shape
             )
         num_tags = emissions.shape[-1]
         if num_tags is None:
             raise ValueError("`emissions` must have a known number of tags (its last axis).")
         if emissions.shape[1] == 0:
-            raise ValueError("Invalid value for argument `emissions`: expected at least one time step.")
+            raise _validation.invalid_shape("emissions", "at least one time step", emissions.shape)
         dtype = _inputs.compute_dtype(emissions)
         self.emissions = ops.cast(emissions, dtype)
         self.num_tags = num_tags
@@ -152,13 +151,8 @@ class _Chain:
 
 def _check_shape(name, x, expected, description):
     shape = tuple(x.shape)
-    if len(shape) != len(expected) or any(
-        a is not None and b is not None and a != b for a, b in zip(shape, expected)
-    ):
-        raise ValueError(
-            f"Invalid value for argument `{name}`: expected shape {description}, "
-            f"{tuple(expected)}. Received shape {shape}."
-        )
+    if len(shape) != len(expected) or any(map(_inputs.dims_differ, shape, expected)):
+        raise _validation.invalid_shape(name, f"shape {description}, {tuple(expected)}", shape)
 
 
 def _parameter(name, value, shape, dtype):

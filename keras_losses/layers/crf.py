@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from keras_losses import _backend
-from keras_losses import _inputs
 from keras_losses import _config
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses import crf
 
@@ -104,9 +104,8 @@ class CRF(_config.Configurable, keras.layers.Layer):
     def _check_emissions_shape(self, shape):
         shape = tuple(shape)
         if len(shape) != 3 or shape[-1] != self.num_tags:
-            raise ValueError(
-                f"Invalid value for argument `emissions`: expected shape (batch, T, {self.num_tags}) "
-                f"for a CRF of num_tags={self.num_tags}. Received shape {shape}."
+            raise _validation.invalid_shape(
+                "emissions", f"shape (batch, T, {self.num_tags}) for a CRF of num_tags={self.num_tags}", shape
             )
 
     def _chain_weights(self, dtype):
