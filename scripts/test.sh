@@ -23,7 +23,7 @@ stage "set up .venv" 240 bash scripts/setup.sh test,tutorials,docs || exit 1
 stage "tests + doctests (tensorflow)" 420 env KERAS_BACKEND=tensorflow \
   $py -m pytest $workers tests keras_losses --doctest-modules || status=1
 stage "tests (jax)" 560 env KERAS_BACKEND=jax $py -m pytest $workers tests -q || status=1
-stage "tests (torch)" 90 env KERAS_BACKEND=torch $py -m pytest $workers tests -q || status=1
+stage "tests (torch)" 120 env KERAS_BACKEND=torch $py -m pytest $workers tests -q || status=1
 stage "examples + tutorials (fast mode)" 180 bash -c '
   log=$(mktemp)
   bash scripts/examples.sh '"$py"' > "$log" 2>&1 & examples=$!
@@ -32,6 +32,6 @@ stage "examples + tutorials (fast mode)" 180 bash -c '
   cat "$log"; rm -f "$log"
   exit $(( tutorials || status ))' || status=1
 stage "docs site (strict)" 45 env NO_MKDOCS_2_WARNING=1 $py -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)" || status=1
-stage "keras-nightly (next Keras)" 150 bash scripts/keras_nightly.sh || status=1
+stage "keras-nightly (next Keras)" 180 bash scripts/keras_nightly.sh || status=1
 budget_report
 exit $status
