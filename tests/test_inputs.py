@@ -188,4 +188,3 @@ class TestUnknownDimensionsInTfFunction:
                                    loss(np.eye(3, dtype="float32")[[0, 1]], y_pred), rtol=1e-6)
         with pytest.raises(tf.errors.InvalidArgumentError, match="incompatible"):
             f(np.ones((2, 1), "float32"), y_pred)
-

@@ -7,8 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
-from keras_losses import _inputs
 from keras_losses import _config
+from keras_losses import _inputs
 from keras_losses import _validation
 
 # Squared norms (of rows scaled to a largest magnitude of 1, so at least 1 unless
@@ -240,5 +240,3 @@ class ContrastiveLogits(_config.Configurable, keras.layers.Layer):
     def compute_output_spec(self, inputs):
         shapes = [tuple(x.shape) for x in inputs]
         return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
-
-

@@ -174,6 +174,3 @@ class CRF(_config.Configurable, keras.layers.Layer):
         return crf.marginals(
             emissions, transitions, start_transitions=start, end_transitions=end, mask=mask
         )
-
-    # -- configuration -------------------------------------------------------------
-

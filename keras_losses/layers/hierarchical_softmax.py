@@ -16,8 +16,8 @@ import numpy as np
 from keras import ops
 
 from keras_losses import _backend
-from keras_losses import _inputs
 from keras_losses import _config
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses import trees
 

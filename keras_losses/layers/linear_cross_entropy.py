@@ -9,8 +9,8 @@ cross-entropy (see `keras_losses.losses.linear_cross_entropy`).
 import keras
 from keras import ops
 
-from keras_losses import _inputs
 from keras_losses import _config
+from keras_losses import _inputs
 from keras_losses import _validation
 from keras_losses.losses import linear as lce
 

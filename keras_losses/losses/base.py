@@ -219,4 +219,3 @@ def _as_tensor(x):
 
 def _is_numpy(x):
     return type(x).__module__ == "numpy"
-

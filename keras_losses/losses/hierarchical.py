@@ -62,9 +62,7 @@ def _path_terms(y_true, y_pred, tree, from_path_logits, ignore_class):
         has_path = ops.any(on_path, axis=-1)
         if tree is not None:
             has_path = ops.logical_and(has_path, _inputs.in_class_range(labels, tree.num_classes))
-    else:
-        if tree is None:
-            raise ValueError("Node logits need the tree: pass `tree`, or `from_path_logits=True`.")
+    else:  # `_check_arguments` has made sure there is a tree
         logits = _inputs.floats(y_pred)
         _check_rank(logits, f"node logits (batch, {tree.num_nodes})")
         if logits.shape[-1] is not None and logits.shape[-1] != tree.num_nodes:

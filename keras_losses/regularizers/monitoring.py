@@ -149,4 +149,3 @@ class LogRegularizationLoss(_config.Configurable, keras.callbacks.Callback):
         self._add(logs)
         if logs is not None and "val_loss" in logs:
             self._add(logs, "val_")
-
