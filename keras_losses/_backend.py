@@ -5,10 +5,12 @@ be (reading and setting Keras masks, asking whether a value is concrete, replica
 collectives under `tf.distribute`, Keras's loss reduction and training step) lives
 here, so that a Keras upgrade or a new backend is handled in one file.
 
-Every use of Keras's private code is listed in `KERAS_PRIVATE`, with the Keras version
-it was read from; code that mirrors a private Keras function (rather than calling it)
-is listed in `KERAS_MIRRORED` with a fingerprint of the source it mirrors.
-`tests/test_keras_private.py` checks both against the installed Keras, so a release
+Every use of Keras's private code is listed, with the Keras version it was read
+from: names in `KERAS_PRIVATE`, attributes of Keras objects in `KERAS_ATTRIBUTES`,
+locals read off the stack in `KERAS_LOCALS`, and code that mirrors a private Keras
+function (rather than calling it) in `KERAS_MIRRORED`, with a fingerprint of the
+source it mirrors. `tests/test_keras_private.py` checks each against the installed
+Keras (and that every `keras.src` import here is listed), so a release
 that moves, renames or rewrites any of them fails that test by name (it also runs
 against keras-nightly in CI) instead of changing this package's results silently.
 """
@@ -43,7 +45,16 @@ KERAS_PRIVATE = (
     "keras.Layer._flatten_layers",
     "keras.src.backend.jax.trainer.JAXTrainer._update_metrics_variables"
     " | keras.src.backend.jax.trainer.Trainer._update_metrics_variables",
+    "keras.src.backend.torch.layer.TorchLayer._track_variables",
 )
+
+# Private attributes of Keras objects that this module reads, by the object that has
+# them (`stored_shape` also reads an `H5IOStore`'s `_h5_entry_group`, but falls back
+# to reading the weight when it is gone).
+KERAS_ATTRIBUTES = {
+    "a KerasTensor made by a layer": "_keras_history",
+    "a built optimizer": "_trainable_variables",
+}
 
 # Local variables of Keras's loading functions that `adopt_late_variables` reads from
 # the stack, by function.

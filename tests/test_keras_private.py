@@ -9,6 +9,7 @@ runs this file against keras-nightly too (scripts/keras_nightly.sh).
 """
 
 import inspect
+import re
 
 import keras
 import numpy as np
@@ -34,9 +35,36 @@ def test_no_other_module_imports_keras_private_code():
 
 @pytest.mark.parametrize("path", _backend.KERAS_PRIVATE)
 def test_private_name_exists(path):
-    if ".backend.jax." in path:
-        pytest.importorskip("jax")
+    for backend in ("jax", "torch"):
+        if f".backend.{backend}." in path:
+            pytest.importorskip(backend)
     _backend.keras_private(path)
+
+
+def test_every_private_import_is_listed():
+    source = inspect.getsource(_backend)
+    imported = re.findall(r"from (keras\.src\.[\w.]+) import (\w+)", source)
+    listed = {p.strip() for path in _backend.KERAS_PRIVATE for p in path.split("|")}
+    assert imported and {f"{module}.{name}" for module, name in imported} <= listed
+
+
+def test_private_attributes_exist():
+    examples = {
+        "a KerasTensor made by a layer": keras.layers.Dense(2)(keras.Input((3,))),
+        "a built optimizer": _built_optimizer(),
+    }
+    assert examples.keys() == _backend.KERAS_ATTRIBUTES.keys()
+    for kind, attribute in _backend.KERAS_ATTRIBUTES.items():
+        assert hasattr(examples[kind], attribute), (
+            f"Keras {keras.__version__}: {kind} has no {attribute}, which "
+            "keras_losses/_backend.py reads."
+        )
+
+
+def _built_optimizer():
+    optimizer = keras.optimizers.SGD()
+    optimizer.build([keras.Variable(np.zeros(2, "float32"))])
+    return optimizer
 
 
 @pytest.mark.parametrize("path, names", sorted(_backend.KERAS_LOCALS.items()))
@@ -52,8 +80,9 @@ def test_loading_functions_have_the_locals_read_from_the_stack(path, names):
 
 @pytest.mark.parametrize("path, fingerprints", sorted(_backend.KERAS_MIRRORED.items()))
 def test_mirrored_code_is_unchanged(path, fingerprints):
-    if ".backend.jax." in path:
-        pytest.importorskip("jax")
+    for backend in ("jax", "torch"):
+        if f".backend.{backend}." in path:
+            pytest.importorskip(backend)
     found = _backend.source_fingerprint(_backend.keras_private(path))
     assert found in fingerprints, (
         f"Keras {keras.__version__} changed {path}, which keras_losses/_backend.py "
