@@ -152,11 +152,17 @@ def labels_as_input(num_classes):
     return data
 
 
-def hierarchical_softmax_training_model(layer):
-    """The fast path: labels are an input, the layer returns masked path logits."""
+def _features_and_labels():
+    """The inputs of a head trained with its labels as an input: features, integer
+    labels, and a hidden layer over the features."""
     features_in = keras.Input((INPUT_DIM,))
     labels_in = keras.Input((), dtype="int32")
-    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    return features_in, labels_in, keras.layers.Dense(4, activation="tanh")(features_in)
+
+
+def hierarchical_softmax_training_model(layer):
+    """The fast path: labels are an input, the layer returns masked path logits."""
+    features_in, labels_in, hidden = _features_and_labels()
     model = keras.Model([features_in, labels_in], layer([hidden, labels_in]))
     model.compile(optimizer="sgd", loss=kl.HierarchicalSoftmaxLoss(from_path_logits=True))
     return model
@@ -164,9 +170,7 @@ def hierarchical_softmax_training_model(layer):
 
 def linear_cross_entropy_model(head, loss):
     """A head trained through its statistics: labels are an input, as with the fast path."""
-    features_in = keras.Input((INPUT_DIM,))
-    labels_in = keras.Input((), dtype="int32")
-    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    features_in, labels_in, hidden = _features_and_labels()
     model = keras.Model([features_in, labels_in], head([hidden, labels_in]))
     model.compile(optimizer="sgd", loss=loss)
     return model
@@ -200,9 +204,7 @@ def _prior_head(initializer):
 
 def lazy_adam_model(optimizer):
     """The fast path with row-sparse updates (`sparse_updates`), compiled with `optimizer`."""
-    features_in = keras.Input((INPUT_DIM,))
-    labels_in = keras.Input((), dtype="int32")
-    hidden = keras.layers.Dense(4, activation="tanh")(features_in)
+    features_in, labels_in, hidden = _features_and_labels()
     layer = kl.HierarchicalSoftmax(kl.Tree.balanced(5))
     model = kl.optimizers.sparse_updates(keras.Model([features_in, labels_in], layer([hidden, labels_in])))
     model.compile(optimizer=optimizer, loss=kl.HierarchicalSoftmaxLoss(from_path_logits=True))
