@@ -95,7 +95,8 @@ def embeddings(draw, n, pool):
 def _unit_rows(values):
     values = values.copy()
     values[np.all(values == 0, axis=1), 0] = 1.0
-    return values / np.sqrt(np.sum(np.square(values / np.max(np.abs(values), 1, keepdims=True)), 1, keepdims=True)) / np.max(np.abs(values), 1, keepdims=True)
+    largest = np.max(np.abs(values), 1, keepdims=True)  # scaled first: squares stay finite
+    return values / np.sqrt(np.sum(np.square(values / largest), 1, keepdims=True)) / largest
 
 
 def packed_embeddings(draw, n, pool):
